@@ -1,0 +1,75 @@
+"""Post-import hook: registers mteb-hybrid with mteb as soon as mteb is imported.
+
+Installed by the ``mteb_hybrid_autoload.pth`` file, so it runs at Python start-up. It only adds a
+finder to :data:`sys.meta_path` (no import of mteb, torch or anything heavy); the registration
+itself happens right after the ``mteb`` package finishes importing, in the spirit of wrapt's
+post-import hooks. Set ``MTEB_HYBRID_AUTOREGISTER=0`` to turn it off.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False  # avoids importing typing at interpreter start-up
+if TYPE_CHECKING:
+    from types import ModuleType
+    from typing import Any
+
+DISABLE_ENV = "MTEB_HYBRID_AUTOREGISTER"
+_TARGET = "mteb"
+
+
+def _disabled() -> bool:
+    return os.environ.get(DISABLE_ENV, "1").strip().lower() in {"0", "false", "no", "off"}
+
+
+class _RegisteringLoader:
+    """Wraps mteb's own loader and registers our tasks once mteb's ``__init__`` has run."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self._wrapped = wrapped
+
+    def create_module(self, spec: Any) -> ModuleType | None:
+        return self._wrapped.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        self._wrapped.exec_module(module)
+        from mteb_hybrid.registration import register
+
+        register()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+class _MtebImportHook:
+    """Finds ``mteb`` through the other finders and wraps its loader."""
+
+    def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> Any:
+        if fullname != _TARGET:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _RegisteringLoader(spec.loader)
+                return spec
+        return None
+
+
+def install() -> None:
+    """Install the hook (idempotent); register at once if mteb is already imported."""
+    if _disabled():
+        return
+    if _TARGET in sys.modules:
+        from mteb_hybrid.registration import register
+
+        register()
+        return
+    if not any(isinstance(f, _MtebImportHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _MtebImportHook())
+
+
+install()

@@ -1,0 +1,121 @@
+"""Local-folder lookup, checksummed download into a cache, atomically.
+
+A data file is looked up, in order, in the folder given explicitly, in ``$MTEB_HYBRID_DATA``, and
+in the cache (``$MTEB_HYBRID_CACHE``, default ``~/.cache/mteb_hybrid``); only then is it
+downloaded. Every file is checked against its sha256 before use; a download is written to a
+temporary file in the cache folder and renamed into place only once its checksum matches, so the
+cache never holds a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_ENV = "MTEB_HYBRID_DATA"
+CACHE_ENV = "MTEB_HYBRID_CACHE"
+
+
+class DataFileError(RuntimeError):
+    """A data file is missing, truncated or corrupt; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset: where it lives inside a data folder, its URL and its sha256."""
+
+    relpath: str
+    url: str
+    sha256: str
+
+
+def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """The download cache folder (created on demand)."""
+    root = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mteb_hybrid"
+    return Path(root)
+
+
+def data_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Folders searched for local copies, most specific first."""
+    folders = []
+    if data_dir is not None:
+        folders.append(Path(data_dir))
+    if os.environ.get(DATA_ENV):
+        folders.append(Path(os.environ[DATA_ENV]))
+    return folders
+
+
+def verify(path: Path, remote: RemoteFile) -> None:
+    """Raise :class:`DataFileError` unless ``path`` has the expected checksum."""
+    actual = sha256_of(path)
+    if actual != remote.sha256:
+        raise DataFileError(
+            f"{path}: sha256 {actual[:12]}... does not match the expected {remote.sha256[:12]}... "
+            f"(truncated or corrupt); delete it and re-download it from {remote.url}"
+        )
+
+
+def fetch(
+    remote: RemoteFile,
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    allow_download: bool = True,
+) -> Path:
+    """Return a verified local path for ``remote``, downloading it into the cache if needed."""
+    for folder in data_dirs(data_dir):
+        candidate = folder / remote.relpath
+        if candidate.is_file():
+            verify(candidate, remote)
+            return candidate
+    cached = cache_dir() / remote.relpath
+    if cached.is_file():
+        verify(cached, remote)
+        return cached
+    if not allow_download or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+        searched = ", ".join(str(f / remote.relpath) for f in data_dirs(data_dir)) or "(none)"
+        raise DataFileError(
+            f"{remote.relpath}: not found locally (searched {searched} and {cached}) and "
+            f"downloads are off; set {DATA_ENV} to a folder holding it, or allow downloads"
+        )
+    return download(remote, cached)
+
+
+def download(remote: RemoteFile, destination: Path) -> Path:
+    """Download ``remote`` to ``destination`` atomically, verifying its sha256 first."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as resp:
+            digest = hashlib.sha256()
+            while block := resp.read(1 << 20):
+                digest.update(block)
+                out.write(block)
+        if digest.hexdigest() != remote.sha256:
+            raise DataFileError(
+                f"{remote.url}: downloaded sha256 {digest.hexdigest()[:12]}... does not match "
+                f"the expected {remote.sha256[:12]}...; the source changed or the transfer broke, "
+                "try again or point MTEB_HYBRID_DATA at a verified copy"
+            )
+        os.replace(tmp, destination)
+    except OSError as error:
+        raise DataFileError(
+            f"{remote.url}: download failed ({error}); check the network or set {DATA_ENV} "
+            "to a folder holding the file"
+        ) from error
+    finally:
+        tmp.unlink(missing_ok=True)
+    return destination

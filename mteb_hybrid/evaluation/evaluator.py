@@ -1,0 +1,103 @@
+"""Score many retrieval settings of one collection from one embedding table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, Subset
+from mteb_hybrid.evaluation.metrics import (
+    METRIC_NAMES,
+    mean_ignoring_nan,
+    per_query_metrics,
+    rank_distance,
+)
+from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES, iter_relevant_ranks
+
+PER_QUERY_METRICS = ("map", "ndcg_at_10", "recall_at_10", "rank_distance")
+
+
+@dataclass
+class SubsetResult:
+    """Scores of one subset: macro means and the per-query values they come from."""
+
+    subset: Subset
+    scores: dict[str, float]
+    query_ids: list[str] = field(default_factory=list)
+    per_query: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def evaluate_subsets(
+    collection: RetrievalCollection,
+    query_embeddings,  # noqa: ANN001 - array-like
+    doc_embeddings,  # noqa: ANN001 - array-like
+    subsets: Sequence[Subset],
+    *,
+    query_indices: np.ndarray | None = None,
+    similarity: str = "cosine",
+    device: str | None = None,
+    max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
+    progress: bool = True,
+) -> dict[str, SubsetResult]:
+    """Exact full-ranking scores for every subset, in one streamed pass per query language.
+
+    Queries without a relevant document in a subset's corpus are left out of that subset (as mteb
+    does). ``query_indices`` restricts the queries (e.g. a subsample); default all.
+    """
+    allowed = None if query_indices is None else set(np.asarray(query_indices).tolist())
+    by_lang: dict[str, list[Subset]] = {}
+    for subset in subsets:
+        by_lang.setdefault(subset.query_lang, []).append(subset)
+    collected: dict[str, dict[str, list[np.ndarray]]] = {s.name: {} for s in subsets}
+    ids: dict[str, list[str]] = {s.name: [] for s in subsets}
+    lang_index = {lang: i for i, lang in enumerate(collection.languages)}
+    for query_lang, lang_subsets in by_lang.items():
+        indices = collection.queries_of(query_lang)
+        if allowed is not None:
+            indices = np.array([i for i in indices if i in allowed], dtype=np.int64)
+        if indices.size == 0:
+            continue
+        for chunk in iter_relevant_ranks(
+            collection,
+            query_embeddings,
+            doc_embeddings,
+            indices,
+            similarity=similarity,
+            device=device,
+            max_chunk_bytes=max_chunk_bytes,
+            progress=progress,
+        ):
+            for subset in lang_subsets:
+                if subset.corpus_lang == POOLED:
+                    ranks = chunk.rank_pooled
+                else:
+                    ranks = np.where(
+                        chunk.rel_lang == lang_index[subset.corpus_lang],
+                        chunk.rank_in_lang,
+                        np.inf,
+                    )
+                values = per_query_metrics(ranks)
+                if subset.corpus_lang == POOLED:
+                    values["rank_distance"] = rank_distance(
+                        chunk.rank_pooled, chunk.rel_lang, len(collection.languages)
+                    )
+                keep = ~np.isnan(values["map"])
+                for name, array in values.items():
+                    collected[subset.name].setdefault(name, []).append(array[keep])
+                ids[subset.name].extend(collection.query_ids[i] for i in chunk.query_indices[keep])
+    results = {}
+    for subset in subsets:
+        per_query = {name: np.concatenate(parts) for name, parts in collected[subset.name].items()}
+        names = METRIC_NAMES + (("rank_distance",) if subset.corpus_lang == POOLED else ())
+        empty = np.array([])
+        scores = {name: mean_ignoring_nan(per_query.get(name, empty)) for name in names}
+        scores["num_queries"] = float(len(ids[subset.name]))
+        results[subset.name] = SubsetResult(
+            subset=subset,
+            scores=scores,
+            query_ids=ids[subset.name],
+            per_query={k: v for k, v in per_query.items() if k in PER_QUERY_METRICS},
+        )
+    return results

@@ -1,0 +1,56 @@
+"""Per-query scores kept beside mteb's result JSON, compactly, for bootstrap statistics.
+
+mteb's ``<Task>.json`` keeps only the means; the per-query values are written next to it as
+``<Task>.per_query.npz`` (float32 arrays and query ids per subset), leaving mteb's format intact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mteb_hybrid.evaluation.evaluator import SubsetResult
+
+SUFFIX = ".per_query.npz"
+
+# (task name, model name, model revision) -> {subset: SubsetResult}, filled by the tasks and
+# written when mteb saves the task's result (see mteb_hybrid.registration).
+PENDING: dict[tuple[str, str, str], dict[str, SubsetResult]] = {}
+
+
+def per_query_path(result_json: str | os.PathLike[str]) -> Path:
+    """Sidecar path of an mteb result file (``XQuADRRetrieval.json`` -> ``....per_query.npz``)."""
+    path = Path(result_json)
+    return path.with_name(path.name.removesuffix(".json") + SUFFIX)
+
+
+def save_per_query(path: str | os.PathLike[str], results: dict[str, SubsetResult]) -> Path:
+    """Write per-query values of every subset atomically; returns the path written."""
+    path = Path(path)
+    arrays: dict[str, np.ndarray] = {}
+    for name, result in results.items():
+        arrays[f"{name}/query_ids"] = np.array(result.query_ids, dtype=str)
+        for metric, values in result.per_query.items():
+            arrays[f"{name}/{metric}"] = np.asarray(values, dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def load_per_query(path: str | os.PathLike[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Read a sidecar: ``{subset: {"query_ids": ..., metric: values}}``."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as data:
+        for key in data.files:
+            subset, field = key.rsplit("/", 1)
+            out.setdefault(subset, {})[field] = data[key]
+    return out

@@ -1,0 +1,114 @@
+"""Make mteb find mteb-hybrid: tasks in its registry, local model folders, per-query sidecars.
+
+mteb 2.26 has no plugin mechanism, so this patches three private places, all checked by
+``tests/test_registration.py`` so a change in mteb fails loudly:
+
+* ``mteb.get_tasks.TASK_LIST`` / ``_TASKS_REGISTRY``: our task classes are added, so
+  ``mteb.get_task("XQuADRRetrieval")`` and ``mteb run -t XQuADRRetrieval`` find them;
+* ``mteb.models.get_model_meta.get_model_meta``: a path to a model folder yields a
+  ``ModelMeta`` named after the folder with a content-derived revision;
+* ``mteb.cache.ResultCache.save_to_cache``: after mteb writes ``<Task>.json``, our per-query
+  scores are written beside it as ``<Task>.per_query.npz``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+import warnings
+from typing import Any
+
+logger = logging.getLogger(__name__)
+_REGISTERED = False
+
+
+def register_tasks(task_classes: tuple[type, ...] | None = None) -> None:
+    """Add task classes to mteb's registry (idempotent; refuses to shadow mteb's own names)."""
+    get_tasks_module = importlib.import_module("mteb.get_tasks")
+    if task_classes is None:
+        from mteb_hybrid.tasks import TASKS
+
+        task_classes = TASKS
+    registry = get_tasks_module._TASKS_REGISTRY
+    added = []
+    for cls in task_classes:
+        name = cls.metadata.name
+        existing = registry.get(name)
+        if existing is cls:
+            continue
+        if existing is not None and not existing.__module__.startswith("mteb_hybrid"):
+            raise RuntimeError(
+                f"task name {name!r} already belongs to mteb ({existing.__module__})"
+            )
+        registry[name] = cls
+        added.append(cls)
+    if added:
+        kept = tuple(
+            t
+            for t in get_tasks_module.TASK_LIST
+            if t.metadata.name not in registry or registry[t.metadata.name] is t
+        )
+        get_tasks_module.TASK_LIST = kept + tuple(c for c in added if c not in kept)
+
+
+def _patch_model_meta_lookup() -> None:
+    module = importlib.import_module("mteb.models.get_model_meta")
+    original = module.get_model_meta
+    if getattr(original, "_mteb_hybrid", False):
+        return
+
+    @functools.wraps(original)
+    def get_model_meta(model_name: str, revision: str | None = None, *args: Any, **kwargs: Any):
+        from mteb_hybrid.local_models import is_local_model_dir, local_model_meta
+
+        if isinstance(model_name, str) and is_local_model_dir(model_name):
+            return local_model_meta(model_name)
+        return original(model_name, revision, *args, **kwargs)
+
+    get_model_meta._mteb_hybrid = True  # type: ignore[attr-defined]
+    module.get_model_meta = get_model_meta
+    import mteb
+
+    mteb.get_model_meta = get_model_meta
+
+
+def _patch_result_cache() -> None:
+    from mteb.cache import ResultCache
+
+    original = ResultCache.save_to_cache
+    if getattr(original, "_mteb_hybrid", False):
+        return
+
+    @functools.wraps(original)
+    def save_to_cache(self: Any, task_result: Any, model_name: Any, model_revision=None, **kw):
+        original(self, task_result, model_name, model_revision, **kw)
+        from mteb_hybrid.evaluation.per_query import PENDING, per_query_path, save_per_query
+
+        name = getattr(model_name, "name", model_name)
+        revision = getattr(model_name, "revision", model_revision)
+        pending = PENDING.get((task_result.task_name, str(name), str(revision)))
+        if pending:
+            path = self.get_task_result_path(
+                model_name=model_name,
+                model_revision=model_revision,
+                task_name=task_result.task_name,
+            )
+            save_per_query(per_query_path(path), pending)
+
+    save_to_cache._mteb_hybrid = True  # type: ignore[attr-defined]
+    ResultCache.save_to_cache = save_to_cache
+
+
+def register() -> None:
+    """Register everything with mteb once; a failure warns instead of breaking ``import mteb``."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    try:
+        register_tasks()
+        _patch_model_meta_lookup()
+        _patch_result_cache()
+        _REGISTERED = True
+    except Exception as error:  # noqa: BLE001 - never break the user's `import mteb`
+        warnings.warn(f"mteb-hybrid could not register with mteb: {error}", stacklevel=2)

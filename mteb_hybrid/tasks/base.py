@@ -1,0 +1,310 @@
+"""Base class for tasks scored in several settings from one embedding table.
+
+A subclass declares its ``TaskMetadata`` (one hf_subset per setting, named ``"eng-deu"``: query
+language first, ``"eng-all"`` for the pooled corpus) and implements :meth:`build_collection`.
+Evaluation encodes every distinct text once, then scores every subset in one streamed pass with
+exact full-ranking metrics (see :mod:`mteb_hybrid.evaluation`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+from mteb.abstasks.retrieval import AbsTaskRetrieval
+
+from mteb_hybrid.data.languages import from_iso3, iso3
+from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, Subset
+from mteb_hybrid.evaluation.encoding import encode_collection
+from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
+from mteb_hybrid.evaluation.per_query import PENDING
+from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
+
+logger = logging.getLogger(__name__)
+
+POOLED_SUBSET_SUFFIX = "all"
+CHUNK_ENV = "MTEB_HYBRID_CHUNK_MB"
+DEVICE_ENV = "MTEB_HYBRID_DEVICE"
+
+
+def subset_name(query_lang: str, corpus_lang: str) -> str:
+    """hf_subset name of a setting: ``("en", "de")`` -> ``"eng-deu"``, pooled -> ``"eng-all"``."""
+    corpus = POOLED_SUBSET_SUFFIX if corpus_lang == POOLED else iso3(corpus_lang)
+    return f"{iso3(query_lang)}-{corpus}"
+
+
+def parse_subset_name(name: str) -> Subset:
+    """Inverse of :func:`subset_name`."""
+    query, corpus = name.split("-", 1)
+    corpus_lang = POOLED if corpus == POOLED_SUBSET_SUFFIX else from_iso3(corpus)
+    return Subset(name=name, query_lang=from_iso3(query), corpus_lang=corpus_lang)
+
+
+def eval_langs_for(languages: list[str], pairs: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """``TaskMetadata.eval_langs`` for the given (query, corpus) pairs (corpus may be POOLED)."""
+    from mteb_hybrid.data.languages import lang_script
+
+    eval_langs: dict[str, list[str]] = {}
+    for query, corpus in pairs:
+        if corpus == POOLED:
+            langs = [lang_script(query)] + [lang_script(c) for c in languages if c != query]
+        elif corpus == query:
+            langs = [lang_script(query)]
+        else:
+            langs = [lang_script(query), lang_script(corpus)]
+        eval_langs[subset_name(query, corpus)] = langs
+    return eval_langs
+
+
+def all_pairs(languages: list[str]) -> list[tuple[str, str]]:
+    """Every mono, every cross pair and every pooled setting, in that order."""
+    mono = [(x, x) for x in languages]
+    cross = [(x, y) for x in languages for y in languages if x != y]
+    pooled = [(x, POOLED) for x in languages]
+    return mono + cross + pooled
+
+
+def _similarity_of(model: Any) -> str:
+    meta = getattr(model, "mteb_model_meta", None)
+    name = getattr(meta, "similarity_fn_name", None)
+    value = str(getattr(name, "value", name) or "cosine").lower()
+    if value in {"cosine", "dot", "euclidean"}:
+        return value
+    raise ValueError(
+        f"similarity function {value!r} of model {getattr(meta, 'name', model)!r} is not "
+        "supported by the multi-setting evaluator; use a cosine, dot or euclidean model"
+    )
+
+
+def _device_of(model: Any) -> str | None:
+    if os.environ.get(DEVICE_ENV):
+        return os.environ[DEVICE_ENV]
+    inner = getattr(model, "model", None)
+    device = getattr(inner, "device", None)
+    return str(device) if device is not None else None
+
+
+class _LazySplits(Mapping):
+    """``task.dataset`` view: ``dataset[hf_subset][split]`` builds mteb's split data on access."""
+
+    def __init__(self, task: MultiSettingRetrievalTask) -> None:
+        self._task = task
+
+    def __getitem__(self, hf_subset: str) -> dict[str, Any]:
+        if hf_subset not in self._task.metadata.eval_langs:
+            raise KeyError(hf_subset)
+        return {split: self._task.stock_split(hf_subset) for split in self._task.eval_splits}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._task.hf_subsets)
+
+    def __len__(self) -> int:
+        return len(self._task.hf_subsets)
+
+
+class MultiSettingRetrievalTask(AbsTaskRetrieval):
+    """An ``AbsTaskRetrieval`` whose subsets are settings over one multilingual collection.
+
+    Args:
+        data_dir: folder holding the dataset files (else ``$MTEB_HYBRID_DATA``, the cache, or a
+            download).
+        queries_per_language: score a deterministic subsample of this many queries per language
+            (seeded by the task seed; recorded in the scores as ``num_queries``).
+        max_chunk_bytes: memory bound of the streamed scoring (default 256 MiB, or
+            ``$MTEB_HYBRID_CHUNK_MB``).
+        languages: restrict the collection to these dataset language codes (``["en", "de"]``);
+            the pooled corpus is then theirs only. Default: every language of the task.
+    """
+
+    LANGUAGES: tuple[str, ...] = ()
+
+    collection: RetrievalCollection | None = None
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        queries_per_language: int | None = None,
+        max_chunk_bytes: int | None = None,
+        languages: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
+        if unknown:
+            raise ValueError(
+                f"{self.metadata.name} has no language {', '.join(unknown)}: "
+                f"use some of {', '.join(self.LANGUAGES)}"
+            )
+        self.collection_languages = list(languages) if languages else list(self.LANGUAGES)
+        if languages:
+            self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
+        self.data_dir = data_dir
+        self.queries_per_language = queries_per_language
+        if max_chunk_bytes is None:
+            env = os.environ.get(CHUNK_ENV)
+            max_chunk_bytes = int(float(env) * 1024 * 1024) if env else DEFAULT_MAX_CHUNK_BYTES
+        self.max_chunk_bytes = max_chunk_bytes
+        self._results: dict[str, SubsetResult] = {}
+        self._results_key: tuple | None = None
+        self.encoding_counts: dict[str, int] = {}
+
+    def _covers(self, hf_subset: str) -> bool:
+        subset = parse_subset_name(hf_subset)
+        return subset.query_lang in self.collection_languages and (
+            subset.corpus_lang == POOLED or subset.corpus_lang in self.collection_languages
+        )
+
+    # -- to implement -------------------------------------------------------------------------
+    def build_collection(self) -> RetrievalCollection:
+        """Load the dataset files and build the collection every subset is a view of."""
+        raise NotImplementedError
+
+    # -- data -----------------------------------------------------------------------------------
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Build the collection (files are read once; subsets are views of it)."""
+        if self.data_loaded:
+            return
+        self.collection = self.build_collection()
+        self.dataset = _LazySplits(self)  # type: ignore[assignment]
+        self.data_loaded = True
+
+    def unload_data(self) -> None:
+        """Free the collection and the cached scores."""
+        super().unload_data()
+        self.collection = None
+        self._results = {}
+        self._results_key = None
+
+    def subset(self, hf_subset: str) -> Subset:
+        """The :class:`Subset` behind an hf_subset name."""
+        return parse_subset_name(hf_subset)
+
+    def query_indices(self) -> np.ndarray:
+        """Queries to score: all, or a seeded subsample of ``queries_per_language`` per language."""
+        assert self.collection is not None
+        if not self.queries_per_language:
+            return np.arange(len(self.collection.query_ids))
+        rng = np.random.default_rng(self.seed)
+        picked = []
+        for lang in self.collection.languages:
+            indices = self.collection.queries_of(lang)
+            if len(indices) > self.queries_per_language:
+                indices = np.sort(rng.choice(indices, self.queries_per_language, replace=False))
+            picked.append(indices)
+        return np.concatenate(picked) if picked else np.array([], dtype=np.int64)
+
+    def stock_split(self, hf_subset: str) -> dict[str, Any]:
+        """mteb's ``RetrievalSplitData`` for one subset (its own corpus), for the stock path."""
+        from datasets import Dataset
+
+        if self.collection is None:
+            self.load_data()
+        col = self.collection
+        assert col is not None
+        subset = self.subset(hf_subset)
+        if subset.corpus_lang == POOLED:
+            doc_mask = np.ones(len(col.doc_ids), dtype=bool)
+        else:
+            doc_mask = col.doc_langs == col.languages.index(subset.corpus_lang)
+        docs = np.flatnonzero(doc_mask)
+        chosen = set(self.query_indices().tolist())
+        queries = [i for i in col.queries_of(subset.query_lang) if i in chosen]
+        relevant = {}
+        for i in queries:
+            rel = {col.doc_ids[d]: 1 for d in col.relevant[i] if doc_mask[d]}
+            if rel:
+                relevant[col.query_ids[i]] = rel
+        corpus = {"id": [col.doc_ids[d] for d in docs], "text": [col.doc_texts[d] for d in docs]}
+        if col.doc_titles is not None:
+            corpus["title"] = [col.doc_titles[d] for d in docs]
+        kept = [i for i in queries if col.query_ids[i] in relevant]
+        return {
+            "corpus": Dataset.from_dict(corpus),
+            "queries": Dataset.from_dict(
+                {"id": [col.query_ids[i] for i in kept], "text": [col.query_texts[i] for i in kept]}
+            ),
+            "relevant_docs": relevant,
+            "top_ranked": None,
+        }
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def evaluate(
+        self,
+        model: Any,
+        split: str = "test",
+        subsets_to_run: list[str] | None = None,
+        *,
+        encode_kwargs: dict[str, Any],
+        prediction_folder: Any = None,
+        num_proc: int | None = None,
+        timer: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, dict[str, Any]]:
+        """Scores of the requested subsets; the first call encodes once and scores all subsets."""
+        if not self.data_loaded:
+            self.load_data(num_proc=num_proc)
+        wanted = list(self.hf_subsets)
+        if subsets_to_run is not None:
+            wanted = [s for s in wanted if s in subsets_to_run]
+        key = (id(model), split, repr(sorted(encode_kwargs.items())))
+        if key != self._results_key:
+            self._results, self._results_key = {}, key
+        missing = [s for s in self.hf_subsets if s not in self._results]
+        if any(s in missing for s in wanted):
+            self._results.update(self.score_subsets(model, missing, split, encode_kwargs))
+        scores: dict[str, dict[str, Any]] = {}
+        for hf_subset in wanted:
+            values: dict[str, Any] = dict(self._results[hf_subset].scores)
+            self._add_main_score(values)
+            scores[hf_subset] = values
+        meta = getattr(model, "mteb_model_meta", None)
+        PENDING[
+            (
+                self.metadata.name,
+                str(getattr(meta, "name", None)),
+                str(getattr(meta, "revision", None)),
+            )
+        ] = dict(self._results)
+        return scores
+
+    def score_subsets(
+        self, model: Any, hf_subsets: list[str], split: str, encode_kwargs: dict[str, Any]
+    ) -> dict[str, SubsetResult]:
+        """Encode the collection once and score the given subsets exactly."""
+        assert self.collection is not None
+        subsets = [self.subset(name) for name in hf_subsets]
+        chosen = self.query_indices()
+        needed_langs = {s.query_lang for s in subsets}
+        chosen = np.array(
+            [
+                i
+                for i in chosen
+                if self.collection.languages[self.collection.query_langs[i]] in needed_langs
+            ],
+            dtype=np.int64,
+        )
+        encode_kwargs = {"batch_size": 32, **encode_kwargs}
+        query_emb, doc_emb, self.encoding_counts = encode_collection(
+            model,
+            self.collection,
+            task_metadata=self.metadata,
+            hf_split=split,
+            hf_subset=hf_subsets[0],
+            encode_kwargs=encode_kwargs,
+            query_indices=chosen,
+        )
+        results = evaluate_subsets(
+            self.collection,
+            query_emb,
+            doc_emb,
+            subsets,
+            query_indices=chosen,
+            similarity=_similarity_of(model),
+            device=_device_of(model),
+            max_chunk_bytes=self.max_chunk_bytes,
+            progress=encode_kwargs.get("show_progress_bar", True),
+        )
+        return results
