@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import sys
 import warnings
 from typing import Any
 
@@ -101,14 +102,20 @@ def _patch_result_cache() -> None:
 
 
 def register() -> None:
-    """Register everything with mteb once; a failure warns instead of breaking ``import mteb``."""
+    """Register everything with mteb (idempotent); a failure warns, never breaks ``import mteb``.
+
+    When mteb is being imported *by* ``mteb_hybrid.tasks`` (a user imported our tasks first), the
+    task classes are not defined yet: ``mteb_hybrid.tasks`` then calls this again once it is.
+    """
     global _REGISTERED
-    if _REGISTERED:
-        return
     try:
+        if not _REGISTERED:
+            _patch_model_meta_lookup()
+            _patch_result_cache()
+            _REGISTERED = True
+        tasks_module = sys.modules.get("mteb_hybrid.tasks")
+        if tasks_module is not None and not hasattr(tasks_module, "TASKS"):
+            return
         register_tasks()
-        _patch_model_meta_lookup()
-        _patch_result_cache()
-        _REGISTERED = True
     except Exception as error:  # noqa: BLE001 - never break the user's `import mteb`
         warnings.warn(f"mteb-hybrid could not register with mteb: {error}", stacklevel=2)

@@ -5,9 +5,22 @@
 
 from __future__ import annotations
 
+from mteb_hybrid.tasks.miracl import MIRACLMultilingualRetrieval
 from mteb_hybrid.tasks.mlqa_r import MLQARRetrieval
+from mteb_hybrid.tasks.xm3600 import XM3600Retrieval
 from mteb_hybrid.tasks.xquad_r import XQuADRRetrieval
 
-TASKS = (XQuADRRetrieval, MLQARRetrieval)
+TASKS = (XQuADRRetrieval, MLQARRetrieval, XM3600Retrieval, MIRACLMultilingualRetrieval)
 
-__all__ = ["TASKS", "MLQARRetrieval", "XQuADRRetrieval"]
+__all__ = [
+    "TASKS",
+    "MIRACLMultilingualRetrieval",
+    "MLQARRetrieval",
+    "XM3600Retrieval",
+    "XQuADRRetrieval",
+]
+
+# importing the tasks makes them visible to mteb.get_task / mteb run (idempotent)
+from mteb_hybrid.registration import register as _register  # noqa: E402
+
+_register()

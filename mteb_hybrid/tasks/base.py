@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 POOLED_SUBSET_SUFFIX = "all"
 CHUNK_ENV = "MTEB_HYBRID_CHUNK_MB"
+QUERIES_ENV = "MTEB_HYBRID_QUERIES_PER_LANGUAGE"
 DEVICE_ENV = "MTEB_HYBRID_DEVICE"
 
 
@@ -112,7 +113,9 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         data_dir: folder holding the dataset files (else ``$MTEB_HYBRID_DATA``, the cache, or a
             download).
         queries_per_language: score a deterministic subsample of this many queries per language
-            (seeded by the task seed; recorded in the scores as ``num_queries``).
+            (seeded by the task seed; recorded in the scores as ``num_queries``, and as
+            ``queries_per_language`` / ``subsample_seed`` when set). Default
+            ``$MTEB_HYBRID_QUERIES_PER_LANGUAGE``, which also reaches tasks built by ``mteb run``.
         max_chunk_bytes: memory bound of the streamed scoring (default 256 MiB, or
             ``$MTEB_HYBRID_CHUNK_MB``).
         languages: restrict the collection to these dataset language codes (``["en", "de"]``);
@@ -307,4 +310,8 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             max_chunk_bytes=self.max_chunk_bytes,
             progress=encode_kwargs.get("show_progress_bar", True),
         )
+        if self.queries_per_language:
+            for result in results.values():
+                result.scores["queries_per_language"] = float(self.queries_per_language)
+                result.scores["subsample_seed"] = float(self.seed)
         return results

@@ -1,0 +1,150 @@
+"""LAReQA loading on the real files, and the checksummed download path over loopback HTTP."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mteb_hybrid.data import download, lareqa
+from mteb_hybrid.data.download import DataFileError
+
+# (paragraphs, sentences, questions) per language, from ../shared/data/README.md
+XQUAD_R_COUNTS = {
+    "ar": (240, 1222, 1190),
+    "de": (240, 1276, 1190),
+    "el": (240, 1234, 1190),
+    "en": (240, 1180, 1190),
+    "es": (240, 1215, 1190),
+    "hi": (240, 1244, 1190),
+    "ru": (240, 1219, 1190),
+    "th": (240, 852, 1190),
+    "tr": (240, 1167, 1190),
+    "vi": (240, 1209, 1190),
+    "zh": (240, 1196, 1190),
+}
+MLQA_R_COUNTS = {
+    "ar": (439, 2545, 517),
+    "de": (456, 2362, 512),
+    "en": (978, 6264, 1148),
+    "es": (454, 1787, 500),
+    "hi": (425, 2426, 507),
+    "vi": (451, 2828, 511),
+    "zh": (443, 2322, 504),
+}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "counts"), [("xquad-r", XQUAD_R_COUNTS), ("mlqa-r", MLQA_R_COUNTS)]
+)
+def test_counts_match_the_published_tables(shared_data: Path, dataset: str, counts) -> None:
+    files = lareqa.load_lareqa(dataset, data_dir=shared_data)
+    assert sorted(files) == sorted(counts)
+    for lang, (paragraphs, sentences, questions) in counts.items():
+        got = files[lang]
+        assert (len(got.paragraphs), len(got.sentences), len(got.questions)) == (
+            paragraphs,
+            sentences,
+            questions,
+        ), lang
+
+
+def test_answer_sentence_holds_the_answer(shared_data: Path) -> None:
+    english = lareqa.load_lareqa("xquad-r", ["en"], shared_data)["en"]
+    by_id = {s.id: s for s in english.sentences}
+    first = english.questions[0]
+    assert first.text == "How many points did the Panthers defense surrender?"
+    assert "308" in by_id[first.answer_sentence_id].text
+    # the answer text lies in the chosen sentence (except the few that span a sentence break)
+    raw = json.loads((shared_data / "xquad-r" / "en.json").read_text())
+    answers = {
+        qa["id"]: qa["answers"][0]["text"]
+        for article in raw["data"]
+        for p in article["paragraphs"]
+        for qa in p["qas"]
+    }
+    inside = [answers[q.id] in by_id[q.answer_sentence_id].text for q in english.questions]
+    assert sum(inside) / len(inside) > 0.99
+
+
+@pytest.fixture
+def http_mirror(shared_data: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A loopback HTTP server over a copy of the real files (the copy can be corrupted)."""
+    root = tmp_path / "mirror"
+    shutil.copytree(shared_data / "xquad-r", root / "xquad-r")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+
+
+def _remote(base: str, lang: str) -> download.RemoteFile:
+    real = lareqa.remote_file("xquad-r", lang)
+    return download.RemoteFile(real.relpath, f"{base}/{real.relpath}", real.sha256)
+
+
+def test_download_verifies_and_caches(http_mirror, tmp_path, monkeypatch) -> None:
+    base, _ = http_mirror
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("MTEB_HYBRID_DATA", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    path = download.fetch(_remote(base, "de"))
+    assert path == tmp_path / "cache" / "xquad-r" / "de.json"
+    assert download.sha256_of(path) == lareqa.XQUAD_R_SHA256["de"]
+    assert len(lareqa.parse_language_file(path, "de").questions) == 1190
+    # a second fetch uses the cache (the server is not needed)
+    assert (
+        download.fetch(
+            download.RemoteFile(
+                path.parent.name + "/de.json", "http://0.0.0.0:9/x", lareqa.XQUAD_R_SHA256["de"]
+            )
+        )
+        == path
+    )
+
+
+def test_corrupt_download_leaves_nothing_in_the_cache(http_mirror, tmp_path, monkeypatch) -> None:
+    base, root = http_mirror
+    (root / "xquad-r" / "es.json").write_bytes(b'{"data": [')  # truncated upstream
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    with pytest.raises(DataFileError, match="does not match"):
+        download.fetch(_remote(base, "es"))
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+def test_truncated_local_file_names_the_file_and_the_fix(shared_data, tmp_path) -> None:
+    folder = tmp_path / "data" / "xquad-r"
+    folder.mkdir(parents=True)
+    (folder / "en.json").write_bytes((shared_data / "xquad-r" / "en.json").read_bytes()[:5000])
+    with pytest.raises(DataFileError) as error:
+        lareqa.load_lareqa("xquad-r", ["en"], tmp_path / "data")
+    message = str(error.value)
+    assert str(folder / "en.json") in message and "re-download" in message
+    assert "\n" not in message
+
+
+def test_missing_file_offline_says_how_to_fix(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.delenv("MTEB_HYBRID_DATA", raising=False)
+    with pytest.raises(DataFileError, match="MTEB_HYBRID_DATA"):
+        lareqa.load_lareqa("mlqa-r", ["de"], tmp_path / "nowhere")
+
+
+def test_malformed_json_is_reported(tmp_path) -> None:
+    bad = tmp_path / "en.json"
+    bad.write_text('{"data": [{"title": "x", "paragraphs": [{"context": "c"}]}]}')
+    with pytest.raises(DataFileError, match="no field 'sentences'"):
+        lareqa.parse_language_file(bad, "en")
