@@ -10,6 +10,7 @@ cache never holds a half-written file.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import urllib.request
@@ -18,6 +19,10 @@ from pathlib import Path
 
 DATA_ENV = "MTEB_HYBRID_DATA"
 CACHE_ENV = "MTEB_HYBRID_CACHE"
+VERIFY_ENV = "MTEB_HYBRID_VERIFY"
+
+logger = logging.getLogger(__name__)
+_WARNED: set[str] = set()
 
 
 class DataFileError(RuntimeError):
@@ -26,11 +31,15 @@ class DataFileError(RuntimeError):
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """One file of a dataset: where it lives inside a data folder, its URL and its sha256."""
+    """One file of a dataset: where it lives inside a data folder, its URL and its sha256.
+
+    ``sha256=None`` means that no checksum is published for the file yet: it is then used without
+    verification, and a warning gives the file's actual sha256 so that it can be pinned.
+    """
 
     relpath: str
     url: str
-    sha256: str
+    sha256: str | None
 
 
 def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -58,9 +67,44 @@ def data_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     return folders
 
 
+def local_verification_enabled() -> bool:
+    """Whether files found in a local data folder are checked (``$MTEB_HYBRID_VERIFY`` not 0).
+
+    Turning it off is meant for folders of user-supplied files that are not the published ones
+    (test fixtures, a re-exported copy); the cache and downloads are always verified.
+    """
+    return os.environ.get(VERIFY_ENV, "1").strip().lower() not in {"0", "false", "no", "off"}
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _WARNED:
+        _WARNED.add(key)
+        logger.warning(message)
+
+
+def find_local(relpath: str, data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The first local copy of ``relpath`` in the data folders (not the cache), or ``None``."""
+    for folder in data_dirs(data_dir):
+        candidate = folder / relpath
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def verify(path: Path, remote: RemoteFile) -> None:
-    """Raise :class:`DataFileError` unless ``path`` has the expected checksum."""
+    """Raise :class:`DataFileError` unless ``path`` has the expected checksum.
+
+    Where ``remote.sha256`` is ``None`` (no published checksum) nothing is checked; a warning
+    names the file's actual sha256.
+    """
     actual = sha256_of(path)
+    if remote.sha256 is None:
+        _warn_once(
+            f"unpinned:{path}",
+            f"{path}: no published sha256 for {remote.relpath}, so it is NOT verified; its "
+            f"sha256 is {actual} (pin it once checked against {remote.url})",
+        )
+        return
     if actual != remote.sha256:
         raise DataFileError(
             f"{path}: sha256 {actual[:12]}... does not match the expected {remote.sha256[:12]}... "
@@ -78,7 +122,13 @@ def fetch(
     for folder in data_dirs(data_dir):
         candidate = folder / remote.relpath
         if candidate.is_file():
-            verify(candidate, remote)
+            if local_verification_enabled():
+                verify(candidate, remote)
+            else:
+                _warn_once(
+                    f"unverified:{candidate}",
+                    f"{candidate}: checksum NOT verified ({VERIFY_ENV}=0: a user-supplied file)",
+                )
             return candidate
     cached = cache_dir() / remote.relpath
     if cached.is_file():
@@ -104,7 +154,13 @@ def download(remote: RemoteFile, destination: Path) -> Path:
             while block := resp.read(1 << 20):
                 digest.update(block)
                 out.write(block)
-        if digest.hexdigest() != remote.sha256:
+        if remote.sha256 is None:
+            logger.warning(
+                "%s: no published sha256, so the download is NOT verified; its sha256 is %s",
+                remote.url,
+                digest.hexdigest(),
+            )
+        elif digest.hexdigest() != remote.sha256:
             raise DataFileError(
                 f"{remote.url}: downloaded sha256 {digest.hexdigest()[:12]}... does not match "
                 f"the expected {remote.sha256[:12]}...; the source changed or the transfer broke, "

@@ -14,7 +14,11 @@ from mteb_hybrid.evaluation.metrics import (
     per_query_metrics,
     rank_distance,
 )
-from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES, iter_relevant_ranks
+from mteb_hybrid.evaluation.ranking import (
+    DEFAULT_MAX_CHUNK_BYTES,
+    iter_relevant_ranks,
+    prepare_documents,
+)
 
 PER_QUERY_METRICS = ("map", "ndcg_at_10", "recall_at_10", "rank_distance")
 
@@ -53,12 +57,17 @@ def evaluate_subsets(
     collected: dict[str, dict[str, list[np.ndarray]]] = {s.name: {} for s in subsets}
     ids: dict[str, list[str]] = {s.name: [] for s in subsets}
     lang_index = {lang: i for i, lang in enumerate(collection.languages)}
+    prepared = None
     for query_lang, lang_subsets in by_lang.items():
         indices = collection.queries_of(query_lang)
         if allowed is not None:
             indices = np.array([i for i in indices if i in allowed], dtype=np.int64)
         if indices.size == 0:
             continue
+        if prepared is None:  # the documents once for every query language
+            prepared = prepare_documents(
+                collection, doc_embeddings, similarity=similarity, device=device
+            )
         for chunk in iter_relevant_ranks(
             collection,
             query_embeddings,
@@ -68,6 +77,7 @@ def evaluate_subsets(
             device=device,
             max_chunk_bytes=max_chunk_bytes,
             progress=progress,
+            prepared=prepared,
         ):
             for subset in lang_subsets:
                 if subset.corpus_lang == POOLED:

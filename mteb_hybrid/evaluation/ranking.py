@@ -9,7 +9,9 @@ pooled ranking. Memory is bounded by ``max_chunk_bytes`` (the score chunk plus i
 no ``n_queries x n_documents`` matrix is ever held.
 
 Ties are broken as trec_eval (and so pytrec_eval) breaks them: among equal scores the document
-with the larger id (string order) ranks first. Rows with exact ties are re-ranked exactly.
+with the larger id (string order) ranks first. The documents scoring exactly a relevant score are
+found by the same ``searchsorted`` (left != right), and only groups of equal scores are re-counted,
+so exact ties (duplicate texts, float32 collisions among 10^5 documents) cost little.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import numpy as np
 
 from mteb_hybrid.evaluation.collection import RetrievalCollection
 
-# bytes per (query, document) cell: float32 score + two int64 searchsorted slots + int64 key
+# bytes per (query, document) cell, an upper bound: float32 score + int64 searchsorted slot (later
+# the bincount key, in place) + float32 gathered value + bool tie mask = 17; 28 leaves headroom.
 BYTES_PER_CELL = 28
 DEFAULT_MAX_CHUNK_BYTES = 256 * 1024 * 1024
 
@@ -73,6 +76,71 @@ def doc_id_ordinals(doc_ids: list[str]) -> np.ndarray:
     return ordinals
 
 
+def _break_ties(
+    rank_pooled: np.ndarray,
+    rank_in_lang: np.ndarray,
+    on_value: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rel_sorted: np.ndarray,
+    valid: np.ndarray,
+    ordinals: np.ndarray,
+    doc_langs: np.ndarray,
+) -> None:
+    """Add, in place, the documents tied with a relevant document that trec_eval ranks first.
+
+    ``ranks`` count the documents scoring strictly higher; among equal scores trec_eval puts the
+    larger document id first. ``on_value`` are ``(row, document, slot)`` for every document whose
+    score equals a relevant score of its row, ``slot`` the first index of that score among the
+    row's sorted relevant scores, so equal scores share ``(row, slot)``. Only groups of two or
+    more documents change anything, and there are few of them.
+    """
+    rows, docs, slots = on_value
+    if rows.size == 0:
+        return
+    keys = rows.astype(np.int64) * (rel_sorted.shape[1] + 1) + slots
+    order = np.argsort(keys, kind="stable")
+    unique, first, count = np.unique(keys[order], return_index=True, return_counts=True)
+    for key, begin, size in zip(unique[count > 1], first[count > 1], count[count > 1], strict=True):
+        row = int(key // (rel_sorted.shape[1] + 1))
+        members = docs[order[begin : begin + size]]
+        member_ordinals, member_langs = ordinals[members], doc_langs[members]
+        for j in np.flatnonzero(valid[row] & np.isin(rel_sorted[row], members)):
+            doc = rel_sorted[row, j]
+            ahead = member_ordinals > ordinals[doc]
+            rank_pooled[row, j] += ahead.sum()
+            rank_in_lang[row, j] += (ahead & (member_langs == doc_langs[doc])).sum()
+
+
+@dataclass
+class PreparedDocuments:
+    """Document-side state of a collection, built once and shared by many calls (languages)."""
+
+    docs: object  # torch.Tensor (n_docs, dim), normalised for cosine
+    doc_lang: object  # torch.Tensor (n_docs,)
+    ordinals: np.ndarray
+    similarity: str
+    device: str
+
+
+def prepare_documents(
+    collection: RetrievalCollection,
+    doc_embeddings,  # noqa: ANN001 - array-like (n_docs, dim)
+    *,
+    similarity: str = "cosine",
+    device: str | None = None,
+) -> PreparedDocuments:
+    """Documents on the device (normalised for cosine), their languages and id ordinals."""
+    import torch
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return PreparedDocuments(
+        docs=_prepare(doc_embeddings, similarity, device),
+        doc_lang=torch.as_tensor(collection.doc_langs, device=device),
+        ordinals=doc_id_ordinals(collection.doc_ids),
+        similarity=similarity,
+        device=device,
+    )
+
+
 def iter_relevant_ranks(
     collection: RetrievalCollection,
     query_embeddings,  # noqa: ANN001 - array-like (n_queries, dim)
@@ -83,20 +151,28 @@ def iter_relevant_ranks(
     device: str | None = None,
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
     progress: bool = True,
+    prepared: PreparedDocuments | None = None,
 ) -> Iterator[RankChunk]:
-    """Yield :class:`RankChunk` s covering ``query_indices`` (default: all queries), in order."""
+    """Yield :class:`RankChunk` s covering ``query_indices`` (default: all queries), in order.
+
+    Only the rows of ``query_embeddings`` in ``query_indices`` are moved and normalised.
+    ``prepared`` (from :func:`prepare_documents`) skips the document preparation, for callers
+    that score several query languages against the same documents.
+    """
     import torch
     from tqdm.auto import tqdm
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if prepared is None:
+        prepared = prepare_documents(
+            collection, doc_embeddings, similarity=similarity, device=device
+        )
+    device = prepared.device
     n_langs = len(collection.languages)
     if query_indices is None:
         query_indices = np.arange(len(collection.query_ids))
-    docs = _prepare(doc_embeddings, similarity, device)
-    queries_all = _prepare(query_embeddings, similarity, device)
-    doc_lang = torch.as_tensor(collection.doc_langs, device=device)
-    ordinals = doc_id_ordinals(collection.doc_ids)
-    ordinals_t = torch.as_tensor(ordinals, device=device)
+    query_indices = np.asarray(query_indices, dtype=np.int64)
+    docs, doc_lang, ordinals = prepared.docs, prepared.doc_lang, prepared.ordinals
+    queries_all = _prepare(np.asarray(query_embeddings)[query_indices], similarity, device)
     n_docs = docs.shape[0]
     chunk = chunk_size_for(n_docs, max_chunk_bytes)
     bar = tqdm(
@@ -112,7 +188,7 @@ def iter_relevant_ranks(
             rel[row, : len(r)] = r
             valid[row, : len(r)] = True
         with torch.no_grad():
-            scores = _scores(queries_all[torch.as_tensor(idx, device=device)], docs, similarity)
+            scores = _scores(queries_all[start : start + len(idx)], docs, similarity)
             self_doc = collection.query_self_doc[idx]
             has_self = np.flatnonzero(self_doc >= 0)
             if has_self.size:
@@ -125,51 +201,49 @@ def iter_relevant_ranks(
             values = scores.gather(1, rel_t).masked_fill(~valid_t, math.inf)
             sorted_values, order = values.sort(dim=1)
             slot_left = torch.searchsorted(sorted_values, scores, right=False)
+            # documents sitting exactly on a relevant score (the first sorted value >= the score
+            # equals it): the relevant documents themselves and any exact tie (duplicate texts;
+            # float32 collisions, frequent among 10^5 documents). Only these can need
+            # trec_eval's tie-breaking by document id.
+            on_value = sorted_values.gather(1, slot_left.clamp(max=width - 1)) == scores
+            tie_rows, tie_docs = torch.nonzero(on_value, as_tuple=True)
+            tie_slots = slot_left[tie_rows, tie_docs]
+            del on_value
             # counts[b, lang, slot]: documents of `lang` whose score exceeds exactly `slot`
-            # of the sorted relevant scores.
+            # of the sorted relevant scores (the key is built in place of slot_left).
             n_slots = width + 1
-            key = (doc_lang.unsqueeze(0) * n_slots + slot_left) + (
-                torch.arange(len(idx), device=device).unsqueeze(1) * (n_langs * n_slots)
-            )
+            key = slot_left
+            key += doc_lang.unsqueeze(0) * n_slots
+            key += torch.arange(len(idx), device=device).unsqueeze(1) * (n_langs * n_slots)
             counts = torch.bincount(key.flatten(), minlength=len(idx) * n_langs * n_slots)
             counts = counts.view(len(idx), n_langs, n_slots)
-            del key
+            del key, slot_left
             above = counts.flip(-1).cumsum(-1).flip(-1)[:, :, 1:]  # docs > j-th sorted value
-            # equal-score detection: documents sitting exactly on a relevant score
-            slot_right = torch.searchsorted(sorted_values, scores, right=True)
-            on_value = (slot_right != slot_left).sum(dim=1)
-            del slot_left, slot_right
-            n_valid = valid_t.sum(dim=1)
             valid_sorted = valid_t.gather(1, order)
-            equal_relevant = (sorted_values[:, 1:] == sorted_values[:, :-1]) & valid_sorted[:, 1:]
-            tied = (on_value > n_valid) | equal_relevant.any(dim=1)
-            tied_rows = torch.nonzero(tied).flatten().tolist()
             rel_sorted = rel_t.gather(1, order)
             lang_sorted = doc_lang[rel_sorted]
             above_lang = above.gather(1, lang_sorted.unsqueeze(1)).squeeze(1)
             above_pool = above.sum(dim=1)
-            rank_in_lang = (above_lang + 1).double()
-            rank_pooled = (above_pool + 1).double()
-            # exact tie-breaking for rows with equal scores (duplicate texts, tied embeddings)
-            for row in tied_rows:
-                row_scores = scores[row]
-                for j in range(int(n_valid[row])):
-                    doc = int(rel_sorted[row, j])
-                    value = row_scores[doc]
-                    ahead = (row_scores > value) | (
-                        (row_scores == value) & (ordinals_t > ordinals_t[doc])
-                    )
-                    rank_pooled[row, j] = float(ahead.sum()) + 1
-                    same_lang = doc_lang == doc_lang[doc]
-                    rank_in_lang[row, j] = float((ahead & same_lang).sum()) + 1
-            rank_in_lang = rank_in_lang.masked_fill(~valid_sorted, math.inf)
-            rank_pooled = rank_pooled.masked_fill(~valid_sorted, math.inf)
+            rank_in_lang = (above_lang + 1).double().cpu().numpy()
+            rank_pooled = (above_pool + 1).double().cpu().numpy()
+            valid_np = valid_sorted.cpu().numpy()
+            _break_ties(
+                rank_pooled,
+                rank_in_lang,
+                (tie_rows.cpu().numpy(), tie_docs.cpu().numpy(), tie_slots.cpu().numpy()),
+                rel_sorted.cpu().numpy(),
+                valid_np,
+                ordinals,
+                collection.doc_langs,
+            )
+            rank_in_lang[~valid_np] = math.inf
+            rank_pooled[~valid_np] = math.inf
             rel_lang = lang_sorted.masked_fill(~valid_sorted, -1)
         yield RankChunk(
             query_indices=idx,
             rel_lang=rel_lang.cpu().numpy(),
-            rank_in_lang=rank_in_lang.cpu().numpy(),
-            rank_pooled=rank_pooled.cpu().numpy(),
+            rank_in_lang=rank_in_lang,
+            rank_pooled=rank_pooled,
         )
         bar.update(len(idx))
     bar.close()

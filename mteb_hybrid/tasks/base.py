@@ -145,6 +145,8 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         if languages:
             self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
         self.data_dir = data_dir
+        if queries_per_language is None and os.environ.get(QUERIES_ENV):
+            queries_per_language = int(os.environ[QUERIES_ENV])
         self.queries_per_language = queries_per_language
         if max_chunk_bytes is None:
             env = os.environ.get(CHUNK_ENV)

@@ -1,0 +1,210 @@
+"""XM3600Retrieval: Crossmodal-3600 captions as text-to-text retrieval in three settings.
+
+Every caption is both a query and a document; the captions of the same image are relevant to each
+other (independent descriptions, not translations), and a query never retrieves itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from mteb.abstasks.task_metadata import TaskMetadata
+
+from mteb_hybrid.data.xm3600 import (
+    DEFAULT_HF_REPO,
+    HF_REPOS,
+    XM3600_LANGUAGES,
+    XM3600_SINGLE_CAPTION,
+    XM3600Captions,
+    load_xm3600,
+)
+from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection
+from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for, subset_name
+from mteb_hybrid.tasks.groups import TASK_GROUPS
+
+FULL_MATRIX_ENV = "MTEB_HYBRID_XM3600_FULL_MATRIX"
+PIVOT = "en"
+LANGUAGES = list(XM3600_LANGUAGES)
+
+XM3600_CITATION = r"""
+@inproceedings{thapliyal-etal-2022-crossmodal,
+  author = {Thapliyal, Ashish V. and Pont Tuset, Jordi and Chen, Xi and Soricut, Radu},
+  booktitle = {Proceedings of the 2022 Conference on Empirical Methods in Natural Language Processing},
+  pages = {715--729},
+  publisher = {Association for Computational Linguistics},
+  title = {Crossmodal-3600: A Massively Multilingual Multimodal Evaluation Dataset},
+  url = {https://aclanthology.org/2022.emnlp-main.45},
+  year = {2022},
+}
+"""  # noqa: E501
+
+
+def mono_languages(languages: Sequence[str]) -> list[str]:
+    """Languages with a monolingual setting (those with several captions per image)."""
+    return [lang for lang in languages if lang not in XM3600_SINGLE_CAPTION]
+
+
+def default_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
+    """Every mono pair, ``X-eng`` and ``eng-X`` for every X, and every pooled setting."""
+    mono = [(x, x) for x in mono_languages(languages)]
+    cross = []
+    if PIVOT in languages:
+        for x in languages:
+            if x != PIVOT:
+                cross += [(x, PIVOT), (PIVOT, x)]
+    return mono + cross + [(x, POOLED) for x in languages]
+
+
+def full_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
+    """Every mono pair, the full cross-lingual matrix (36 x 35 pairs) and every pooled setting."""
+    mono = [(x, x) for x in mono_languages(languages)]
+    cross = [(x, y) for x in languages for y in languages if x != y]
+    return mono + cross + [(x, POOLED) for x in languages]
+
+
+DEFAULT_SUBSETS = frozenset(subset_name(q, c) for q, c in default_pairs(LANGUAGES))
+
+
+def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
+    """Captions as queries and documents; relevant: the other captions of the same image.
+
+    Built with arrays rather than id lists: the full set has 261,375 captions with about 72
+    relevant captions each. Query ``i`` is document ``i`` (``query_self_doc``), so a query is
+    removed from its own ranking.
+    """
+    lang_index = {lang: i for i, lang in enumerate(data.languages)}
+    captions = data.captions
+    ids = [c.id for c in captions]
+    texts = [c.text for c in captions]
+    langs = np.array([lang_index[c.lang] for c in captions], dtype=np.int64)
+    image_codes: dict[str, int] = {}
+    images = np.array([image_codes.setdefault(c.image, len(image_codes)) for c in captions])
+    order = np.argsort(images, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(images[order]) != 0])
+    relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(captions)
+    for members in np.split(order, starts[1:]) if len(order) else []:
+        members = np.sort(members)
+        for position, query in enumerate(members):
+            relevant[query] = np.delete(members, position)
+    collection = RetrievalCollection(
+        languages=list(data.languages),
+        doc_ids=ids,
+        doc_texts=texts,
+        doc_langs=langs,
+        query_ids=list(ids),
+        query_texts=list(texts),
+        query_langs=langs.copy(),
+        relevant=relevant,
+        query_self_doc=np.arange(len(captions), dtype=np.int64),
+    )
+    collection.metadata.update(
+        dataset="xm3600",
+        source=data.source,
+        images=len(image_codes),
+        captions_per_language=data.counts(),
+        skipped_blank_captions=data.skipped_blank,
+        images_without_language=data.images_without,
+        query_image=[c.image for c in captions],
+    )
+    return collection
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+class XM3600Retrieval(MultiSettingRetrievalTask):
+    """Caption-to-caption retrieval over XM3600: mono ``eng-eng``, cross ``eng-deu``, pooled.
+
+    Args:
+        full_cross_matrix: score every cross-lingual pair (36 x 35) instead of the default
+            ``X-eng`` / ``eng-X`` pairs (default: ``$MTEB_HYBRID_XM3600_FULL_MATRIX``).
+        source: ``"official"``, ``"hf"`` or ``"auto"`` (see :func:`load_xm3600`).
+        hf_repo: the Hugging Face copy read by ``source="hf"`` (``mteb/xm3600`` or
+            ``floschne/xm3600``).
+        Other arguments: see :class:`MultiSettingRetrievalTask`.
+    """
+
+    LANGUAGES = tuple(LANGUAGES)
+    # dataset codes; ISO 639-3 lists: mteb_hybrid.tasks.groups.language_groups("XM3600Retrieval")
+    LANGUAGE_GROUPS: dict[str, tuple[str, ...]] = TASK_GROUPS["XM3600Retrieval"]
+    metadata = TaskMetadata(
+        name="XM3600Retrieval",
+        description=(
+            "Crossmodal-3600 captions as text-to-text retrieval: 36 languages, 3,600 images, "
+            "261,375 captions. Every caption is a query and a document; the other captions of "
+            "the same image are relevant (independent descriptions, not translations) and a query "
+            "never retrieves itself. Subsets: monolingual (eng-eng; Bengali has one caption per "
+            "image and so no monolingual subset), cross-lingual (deu-eng and eng-deu by default, "
+            "the full 36 x 36 matrix as an option) and pooled multilingual (eng-all: all "
+            "captions in one ranking). Scored by exact mAP over the full ranking; pooled subsets "
+            "add rank_distance (each language's best rank first). Low-resource languages per "
+            "the XM3600 paper: bn, mi, quz, sw, te."
+        ),
+        reference="https://google.github.io/crossmodal-3600/",
+        dataset={"path": DEFAULT_HF_REPO, "revision": str(HF_REPOS[DEFAULT_HF_REPO])},
+        type="Retrieval",
+        category="t2t",
+        modalities=["text"],
+        eval_splits=["test"],
+        eval_langs=eval_langs_for(LANGUAGES, full_pairs(LANGUAGES)),
+        main_score="map",
+        date=("2021-01-01", "2022-05-25"),
+        domains=["Encyclopaedic", "Written"],
+        task_subtypes=[],
+        license="cc-by-4.0",
+        annotations_creators="human-annotated",
+        dialect=[],
+        sample_creation="created",
+        bibtex_citation=XM3600_CITATION,
+    )
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        queries_per_language: int | None = None,
+        max_chunk_bytes: int | None = None,
+        languages: list[str] | None = None,
+        full_cross_matrix: bool | None = None,
+        source: str | None = None,
+        hf_repo: str = DEFAULT_HF_REPO,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            data_dir=data_dir,
+            queries_per_language=queries_per_language,
+            max_chunk_bytes=max_chunk_bytes,
+            languages=languages,
+            **kwargs,
+        )
+        if full_cross_matrix is None:
+            full_cross_matrix = _truthy(os.environ.get(FULL_MATRIX_ENV))
+        self.full_cross_matrix = full_cross_matrix
+        self.source = source
+        self.hf_repo = hf_repo
+        self.hf_subsets = [s for s in self.hf_subsets if self._offered(s)]
+
+    def _offered(self, hf_subset: str) -> bool:
+        """Whether a subset is run by default (all of them with ``full_cross_matrix``)."""
+        return self._covers(hf_subset) and (self.full_cross_matrix or hf_subset in DEFAULT_SUBSETS)
+
+    def filter_languages(
+        self,
+        languages: Sequence[str] | None,
+        script: Sequence[str] | None = None,
+        hf_subsets: Sequence[str] | None = None,
+        exclusive_language_filter: bool = False,
+    ) -> XM3600Retrieval:
+        """mteb's language filter, kept to the default subsets unless subsets are named."""
+        super().filter_languages(languages, script, hf_subsets, exclusive_language_filter)
+        if hf_subsets is None:
+            self.hf_subsets = [s for s in self.hf_subsets if self._offered(s)]
+        return self
+
+    def build_collection(self) -> RetrievalCollection:
+        """All captions of the task's languages (official file or Hugging Face copy)."""
+        data = load_xm3600(self.collection_languages, self.data_dir, self.source, self.hf_repo)
+        return xm3600_collection(data)
