@@ -13,6 +13,8 @@ import click
 _SUBCOMMANDS: dict[str, str] = {
     "train": "mteb_hybrid.trainers.cli:train",
     "table": "mteb_hybrid.results_table:table",
+    "leaderboard": "mteb_hybrid.leaderboard.cli:leaderboard",
+    "sweep": "mteb_hybrid.sweep.cli:sweep",
     "default-model": "mteb_hybrid.default_model:default_model_command",
 }
 

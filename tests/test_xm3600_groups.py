@@ -10,7 +10,7 @@ import pytest
 
 from mteb_hybrid.data import download
 from mteb_hybrid.data.download import DataFileError, RemoteFile, fetch
-from mteb_hybrid.tasks.groups import (
+from mteb_hybrid.groups import (
     group_summary,
     language_groups,
     task_languages,

@@ -22,8 +22,8 @@ from mteb_hybrid.data.xm3600 import (
     load_xm3600,
 )
 from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection
+from mteb_hybrid.groups import TASK_GROUPS
 from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for, subset_name
-from mteb_hybrid.tasks.groups import TASK_GROUPS
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_XM3600_FULL_MATRIX"
 PIVOT = "en"
@@ -129,7 +129,7 @@ class XM3600Retrieval(MultiSettingRetrievalTask):
     """
 
     LANGUAGES = tuple(LANGUAGES)
-    # dataset codes; ISO 639-3 lists: mteb_hybrid.tasks.groups.language_groups("XM3600Retrieval")
+    # dataset codes; ISO 639-3 lists: mteb_hybrid.groups.language_groups("XM3600Retrieval")
     LANGUAGE_GROUPS: dict[str, tuple[str, ...]] = TASK_GROUPS["XM3600Retrieval"]
     metadata = TaskMetadata(
         name="XM3600Retrieval",

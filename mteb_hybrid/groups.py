@@ -1,8 +1,7 @@
 """Language groups of the tasks, for leaderboards: low-resource averages, worst language, gaps.
 
-This module itself imports neither mteb nor torch (only the data constants), though importing it
-as ``mteb_hybrid.tasks.groups`` first runs the package ``mteb_hybrid.tasks``, which imports mteb.
-Codes are ISO 639-3 as in the subset names (``"ben"`` in ``ben-eng``, ``ben-all``).
+This module imports neither mteb nor torch (only the data constants), so leaderboards can use it
+cheaply. Codes are ISO 639-3 as in the subset names (``"ben"`` in ``ben-eng``, ``ben-all``).
 
     >>> language_groups("XM3600Retrieval")["low-resource"]
     ['ben', 'mri', 'quz', 'swa', 'tel']

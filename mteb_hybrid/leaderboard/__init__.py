@@ -1,0 +1,32 @@
+"""Leaderboards over mteb results folders: macro tables, bootstrap intervals, paired tests, plots.
+
+Modules, one job each:
+
+- :mod:`.results`: read mteb results folders (``<folder>/results/<model>/<revision>/<Task>.json``
+  and our ``<Task>.per_query.npz`` sidecars) into a tidy table.
+- :mod:`.aggregate`: the headline figures (macro averages per setting, language groups, worst
+  language, spread across languages) as functions of subset scores.
+- :mod:`.bootstrap`: paired bootstrap over queries (confidence intervals, tests, Holm).
+- :mod:`.board`: puts the three together into a :class:`~.board.Leaderboard`.
+- :mod:`.export`: md / csv / tex / html / json.
+- :mod:`.plots`: metric against ratio, ternary plot, language-pair heatmap (matplotlib).
+- :mod:`.cli`: the ``mteb-hybrid leaderboard`` command.
+
+Importing this package is cheap (numpy only); matplotlib, mteb and torch are never imported here.
+"""
+
+from __future__ import annotations
+
+__all__ = ["build_leaderboard", "load_results"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy re-exports
+    if name == "load_results":
+        from mteb_hybrid.leaderboard.results import load_results
+
+        return load_results
+    if name == "build_leaderboard":
+        from mteb_hybrid.leaderboard.board import build_leaderboard
+
+        return build_leaderboard
+    raise AttributeError(name)

@@ -1,0 +1,290 @@
+"""Headline figures of one task as functions of its subset scores.
+
+Every figure is computed from a vector ``x`` of one metric over the task's subsets (the mteb JSON
+means, or bootstrap resamples of them: any leading axes are kept), so the same code gives point
+estimates and bootstrap distributions:
+
+- **setting macro** (``mAP mono`` ...): the mean over the subsets of one setting (mono: every
+  ``X-X``; cross: every ``X-Y``; multi: every pooled ``X-all``), each subset weighing the same;
+- **language score**: the mean over every subset a language takes part in (as query or corpus
+  language; pooled subsets count for their query language), any setting;
+- **group** (``unseen``, ``low-resource``): the mean of the group's language scores;
+- **worst language**: the lowest language score; **spread**: the standard deviation of the
+  language scores across languages (population, ddof 0).
+
+Subsets a model lacks (``nan``) are left out of its averages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mteb_hybrid.leaderboard.results import SETTINGS, SubsetScores
+
+logger = logging.getLogger(__name__)
+
+SETTING_METRICS = ("map", "ndcg_at_10")
+METRIC_LABELS = {
+    "map": "mAP",
+    "ndcg_at_10": "nDCG@10",
+    "recall_at_10": "R@10",
+    "rank_distance": "RD",
+}
+# used when mteb_hybrid.groups (the task engineers' module) is missing; "unseen" groups
+# come from the training languages (see board.build_leaderboard)
+FALLBACK_GROUPS: dict[str, dict[str, list[str]]] = {
+    "XM3600": {"low-resource": ["ben", "mri", "quz", "swa", "tel"]},
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of the table.
+
+    ``kind``: ``setting`` (macro over a setting's subsets), ``group``, ``language`` (one
+    language's score), ``worst`` or ``spread``. ``scale``: 100 for scores shown x100, 1 for rank
+    distance. ``lower_is_better`` flips the sense of "best" and of the significance direction.
+    """
+
+    key: str
+    label: str
+    metric: str
+    kind: str
+    setting: str | None = None
+    languages: tuple[str, ...] = ()
+    lower_is_better: bool = False
+    scale: float = 100.0
+
+
+@dataclass
+class Layout:
+    """The subsets of one task and split, and which languages and settings each belongs to."""
+
+    subsets: list[str]
+    settings: list[str]
+    query_langs: list[str]
+    corpus_langs: list[str]
+    languages: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_scores(cls, scores: Sequence[SubsetScores]) -> Layout:
+        """Union of the subsets of every model, in first-seen order."""
+        seen: dict[str, SubsetScores] = {}
+        for item in scores:
+            seen.setdefault(item.subset, item)
+        items = list(seen.values())
+        layout = cls(
+            subsets=[i.subset for i in items],
+            settings=[i.setting for i in items],
+            query_langs=[i.query_lang for i in items],
+            corpus_langs=[i.corpus_lang for i in items],
+        )
+        langs: list[str] = []
+        for i in items:
+            langs.append(i.query_lang)
+            if i.setting == "cross":
+                langs.append(i.corpus_lang)
+        layout.languages = sorted({lang for lang in langs if lang})
+        return layout
+
+    @property
+    def present_settings(self) -> list[str]:
+        """Settings with at least one subset, in mono, cross, multi order (then ``other``)."""
+        found = set(self.settings)
+        return [s for s in (*SETTINGS, "other") if s in found]
+
+    def setting_weights(self, setting: str) -> np.ndarray:
+        """Indicator of the subsets of one setting, shape ``(S,)``."""
+        return np.array([s == setting for s in self.settings], dtype=np.float64)
+
+    def language_weights(self) -> np.ndarray:
+        """``(L, S)`` indicator: subset ``s`` involves language ``l`` (query, or cross corpus)."""
+        matrix = np.zeros((len(self.languages), len(self.subsets)))
+        index = {lang: i for i, lang in enumerate(self.languages)}
+        for s, (setting, query, corpus) in enumerate(
+            zip(self.settings, self.query_langs, self.corpus_langs, strict=True)
+        ):
+            if query in index:
+                matrix[index[query], s] = 1.0
+            if setting == "cross" and corpus in index:
+                matrix[index[corpus], s] = 1.0
+        return matrix
+
+    def vector(self, scores: Sequence[SubsetScores], metric: str) -> np.ndarray:
+        """One model's metric over the layout's subsets, ``nan`` where missing."""
+        by_subset = {s.subset: s.metric(metric) for s in scores}
+        return np.array([by_subset.get(name, np.nan) for name in self.subsets], dtype=np.float64)
+
+
+def weighted_mean(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``nan``-aware weighted means: ``weights`` ``(K, S)`` or ``(S,)``, ``x`` ``(..., S)``."""
+    w = np.atleast_2d(weights)
+    finite = np.isfinite(x)
+    numerator = np.where(finite, x, 0.0) @ w.T
+    denominator = finite.astype(x.dtype if x.dtype.kind == "f" else np.float64) @ w.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = numerator / denominator
+    out = np.where(denominator > 0, out, np.nan)
+    return out[..., 0] if weights.ndim == 1 else out
+
+
+def language_scores(layout: Layout, x: np.ndarray) -> np.ndarray:
+    """Per-language scores ``(..., L)``."""
+    return weighted_mean(layout.language_weights(), x)
+
+
+def column_value(column: Column, layout: Layout, x: np.ndarray) -> np.ndarray:
+    """The figure ``column`` from subset values ``x`` of ``column.metric`` (leading axes kept)."""
+    if column.kind == "setting":
+        return weighted_mean(layout.setting_weights(column.setting or ""), x)
+    scores = language_scores(layout, x)
+    if column.kind == "language":
+        return scores[..., layout.languages.index(column.languages[0])]
+    if column.kind == "group":
+        index = [layout.languages.index(lang) for lang in column.languages]
+        with np.errstate(all="ignore"):
+            return _nanmean(scores[..., index])
+    if column.kind == "worst":
+        return _nanreduce(scores, np.nanmax if column.lower_is_better else np.nanmin)
+    if column.kind == "spread":
+        return _nanreduce(scores, np.nanstd)
+    raise ValueError(f"unknown column kind {column.kind!r}")
+
+
+def worst_language(column: Column, layout: Layout, x: np.ndarray) -> str | None:
+    """The language of the ``worst`` figure for a point estimate ``x`` ``(S,)``."""
+    scores = language_scores(layout, x)
+    if not np.isfinite(scores).any():
+        return None
+    pick = np.nanargmax if column.lower_is_better else np.nanargmin
+    return layout.languages[int(pick(scores))]
+
+
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    finite = np.isfinite(values)
+    count = finite.sum(axis=-1)
+    total = np.where(finite, values, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _nanreduce(values: np.ndarray, reduce) -> np.ndarray:  # noqa: ANN001 - numpy reduction
+    finite = np.isfinite(values).any(axis=-1)
+    safe = np.where(finite[..., None], values, 0.0)
+    with np.errstate(all="ignore"):
+        out = reduce(safe, axis=-1)
+    return np.where(finite, out, np.nan)
+
+
+def headline_columns(
+    layout: Layout,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    metrics: Sequence[str] = SETTING_METRICS,
+    has_rank_distance: bool = True,
+) -> list[Column]:
+    """The table's columns for one task: setting macros, rank distance, groups, worst, spread."""
+    columns = []
+    for metric in metrics:
+        for setting in layout.present_settings:
+            columns.append(
+                Column(
+                    key=f"{metric}_{setting}",
+                    label=f"{METRIC_LABELS.get(metric, metric)} {setting}",
+                    metric=metric,
+                    kind="setting",
+                    setting=setting,
+                )
+            )
+    if has_rank_distance and "multi" in layout.present_settings:
+        columns.append(
+            Column(
+                key="rank_distance",
+                label="rank dist. ↓",
+                metric="rank_distance",
+                kind="setting",
+                setting="multi",
+                lower_is_better=True,
+                scale=1.0,
+            )
+        )
+    main = metrics[0]
+    main_label = METRIC_LABELS.get(main, main)
+    for name, langs in _ordered_groups(groups or {}):
+        present = tuple(lang for lang in langs if lang in layout.languages)
+        if present and set(present) != set(layout.languages):
+            columns.append(
+                Column(
+                    key=f"group_{name}",
+                    label=f"{name} {main_label}",
+                    metric=main,
+                    kind="group",
+                    languages=present,
+                )
+            )
+    if len(layout.languages) > 1:
+        columns.append(
+            Column(key="worst", label=f"worst lang. {main_label}", metric=main, kind="worst")
+        )
+        columns.append(
+            Column(
+                key="spread",
+                label="lang. spread ↓",
+                metric=main,
+                kind="spread",
+                lower_is_better=True,
+            )
+        )
+    return columns
+
+
+def _ordered_groups(groups: Mapping[str, Sequence[str]]) -> list[tuple[str, Sequence[str]]]:
+    """Groups with the ones the research question is about (low-resource, unseen) first."""
+    first = ("low-resource", "unseen")
+    return sorted(
+        groups.items(), key=lambda item: (item[0] not in first, list(groups).index(item[0]))
+    )
+
+
+def language_columns(layout: Layout, metric: str = "map") -> list[Column]:
+    """One column per language (its language score), for the per-language table."""
+    return [
+        Column(key=f"lang_{lang}", label=lang, metric=metric, kind="language", languages=(lang,))
+        for lang in layout.languages
+    ]
+
+
+def language_groups(
+    task_name: str, trained_on: Sequence[str] | str | None = None
+) -> dict[str, list[str]]:
+    """Language groups of a task (ISO 639-3): ``mteb_hybrid.groups`` or a fallback.
+
+    ``trained_on``: the training languages (or a dataset / task name), which adds ``seen`` /
+    ``unseen`` groups.
+    """
+    function = _groups_function()
+    if function is not None:
+        try:
+            groups = function(task_name, trained_on) if trained_on else function(task_name)
+            return {str(k): [str(v) for v in vs] for k, vs in dict(groups or {}).items()}
+        except ValueError as error:  # a task it does not know: no groups
+            logger.debug("no language groups for %s: %s", task_name, error)
+            return {}
+        except Exception as error:  # noqa: BLE001 - a missing group is not fatal for a table
+            logger.warning("language_groups(%r) failed: %s; using the fallback", task_name, error)
+    for key, groups in FALLBACK_GROUPS.items():
+        if key.lower() in task_name.lower():
+            return {name: list(langs) for name, langs in groups.items()}
+    return {}
+
+
+def _groups_function():  # noqa: ANN202 - a callable or None
+    try:
+        from mteb_hybrid.groups import language_groups as function
+    except ImportError as error:  # a stripped-down install: use the fallback groups
+        logger.warning("cannot import mteb_hybrid.groups: %s", error)
+        return None
+    return function

@@ -1,0 +1,473 @@
+"""Build a leaderboard: rows per model (per ratio for sweeps), headline figures, intervals, tests.
+
+A row is one model, or for sweep models one ratio with its seeds. Each figure of a row is the mean
+over its seeds of each run's figure (see :mod:`.aggregate`); its 95% interval comes from the paired
+bootstrap over queries (:mod:`.bootstrap`) applied to that mean; its test compares the row with the
+baseline row on the same resamples, and the p-values of a column are Holm-corrected across rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mteb_hybrid.leaderboard.aggregate import (
+    Column,
+    Layout,
+    column_value,
+    headline_columns,
+    language_columns,
+    language_groups,
+    worst_language,
+)
+from mteb_hybrid.leaderboard.bootstrap import (
+    BootstrapSettings,
+    PairedBootstrap,
+    holm,
+    paired_p_value,
+    percentile_interval,
+)
+from mteb_hybrid.leaderboard.results import ModelRun, ResultSet, RunKey, SubsetScores
+from mteb_hybrid.sweep.plan import Ratio, format_ratio
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASELINE_RATIO: Ratio = (1.0, 0.0, 0.0)
+DEFAULT_SETTINGS = BootstrapSettings()
+
+
+@dataclass
+class Row:
+    """One row: a model, or one ratio of a sweep with its seeds."""
+
+    label: str
+    model: str
+    runs: list[RunKey]
+    ratio: Ratio | None = None
+    seeds: list[int] = field(default_factory=list)
+    is_baseline: bool = False
+
+    @property
+    def ratio_text(self) -> str:
+        """``"0.5:0.5:0"`` or ``""``."""
+        return format_ratio(self.ratio) if self.ratio is not None else ""
+
+
+@dataclass
+class Cell:
+    """One figure of one row, on the metric's own scale (0-1 for scores, ranks for distance).
+
+    ``ci``: the bootstrap interval; ``seed_sd``: the std over seeds (``None`` below 2 seeds);
+    ``p``/``p_holm``: the paired test against the baseline row, raw and Holm-corrected;
+    ``note``: e.g. the worst language's code.
+    """
+
+    value: float
+    ci: tuple[float, float] | None = None
+    seed_sd: float | None = None
+    n_runs: int = 1
+    p: float | None = None
+    p_holm: float | None = None
+    significant: bool = False
+    note: str | None = None
+
+
+@dataclass
+class Table:
+    """A table of one task and split: rows x columns of :class:`Cell`."""
+
+    task: str
+    split: str
+    kind: str
+    columns: list[Column]
+    rows: list[Row]
+    cells: dict[tuple[str, str], Cell]
+    groups: dict[str, list[str]] = field(default_factory=dict)
+    has_ci: bool = False
+    has_tests: bool = False
+    resample_unit: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def cell(self, row: Row | str, column: Column | str) -> Cell | None:
+        """The cell of a row label and column key."""
+        row_label = row if isinstance(row, str) else row.label
+        key = column if isinstance(column, str) else column.key
+        return self.cells.get((row_label, key))
+
+
+@dataclass
+class PairMatrix:
+    """One row's metric for every (query language, corpus language) pair of a task."""
+
+    task: str
+    split: str
+    row: str
+    metric: str
+    query_langs: list[str]
+    corpus_langs: list[str]
+    values: np.ndarray
+
+
+@dataclass
+class Leaderboard:
+    """All tables built from one :class:`ResultSet`."""
+
+    tables: list[Table]
+    settings: BootstrapSettings | None
+    alpha: float
+    baseline: str | None
+    sources: dict[str, str]
+    language_tables: list[Table] = field(default_factory=list)
+    pair_matrices: list[PairMatrix] = field(default_factory=list)
+    metadata: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+def make_rows(result: ResultSet, baseline: str | None = "auto") -> list[Row]:
+    """Group runs into rows and mark the baseline row.
+
+    Sweep runs (named by ratio and seed) of one family make one row, labelled by the ratio; other
+    models are one row each, labelled by their name (with ``@revision`` where a name has several).
+    Labels stay unique across results folders by a ``folder:`` prefix where needed.
+    ``baseline``: ``"auto"`` (the 1:0:0 row, if any), ``None``/``"none"``, or a row label, model
+    name or ratio (``"1:0:0"``).
+    """
+    groups: dict[tuple[str, str], list[ModelRun]] = {}
+    for run in result.runs.values():
+        family = run.family if run.ratio is not None else run.key.model
+        groups.setdefault((run.key.source, family or run.key.model), []).append(run)
+    revisions: dict[str, set[str]] = {}
+    for run in result.runs.values():
+        revisions.setdefault(run.key.model, set()).add(run.key.revision)
+    rows: list[Row] = []
+    for (_source, family), runs in groups.items():
+        first = runs[0]
+        if first.ratio is not None:
+            by_seed = sorted(
+                _latest_per_seed(runs), key=lambda r: r.seed if r.seed is not None else -1
+            )
+            label = format_ratio(first.ratio)
+            rows.append(
+                Row(
+                    label,
+                    family,
+                    [r.key for r in by_seed],
+                    first.ratio,
+                    [r.seed for r in by_seed if r.seed is not None],
+                )
+            )
+        else:
+            for run in runs:
+                label = run.key.model
+                if len(revisions[run.key.model]) > 1:
+                    label += f"@{run.key.revision}"
+                rows.append(Row(label, run.key.model, [run.key]))
+    _dedupe_labels(rows)
+    rows.sort(key=_row_order)
+    _mark_baseline(rows, baseline)
+    return rows
+
+
+def _latest_per_seed(runs: list[ModelRun]) -> list[ModelRun]:
+    """One run per seed: where a seed has several revisions (a run redone), the newest results."""
+    chosen: dict[int | None, ModelRun] = {}
+    for run in runs:
+        current = chosen.get(run.seed)
+        if current is not None:
+            logger.warning(
+                "%s seed %s has results of revisions %s and %s; using the newer",
+                run.family,
+                run.seed,
+                current.key.revision,
+                run.key.revision,
+            )
+        if current is None or _newest(run) > _newest(current):
+            chosen[run.seed] = run
+    return list(chosen.values())
+
+
+def _newest(run: ModelRun) -> float:
+    times = [p.stat().st_mtime for p in run.result_files.values() if p.exists()]
+    return max(times, default=0.0)
+
+
+def _dedupe_labels(rows: list[Row]) -> None:
+    counts = Counter(row.label for row in rows)
+    for row in rows:
+        if counts[row.label] > 1:
+            row.label = f"{row.runs[0].source}:{row.label}"
+    counts = Counter(row.label for row in rows)
+    for row in rows:
+        if counts[row.label] > 1:
+            row.label = f"{row.label}@{row.runs[0].revision}"
+
+
+def _row_order(row: Row) -> tuple:
+    if row.ratio is None:
+        return (0, row.runs[0].source, row.label)
+    return (1, row.runs[0].source, -row.ratio[0], -row.ratio[1], -row.ratio[2], row.label)
+
+
+def _mark_baseline(rows: list[Row], baseline: str | None) -> None:
+    if baseline is None or str(baseline).lower() == "none":
+        return
+    chosen: Row | None = None
+    if baseline == "auto":
+        candidates = [
+            r for r in rows if r.ratio is not None and _same_ratio(r.ratio, DEFAULT_BASELINE_RATIO)
+        ]
+        chosen = candidates[0] if candidates else None
+    else:
+        for row in rows:
+            if baseline in {row.label, row.model, row.ratio_text} or (
+                row.ratio is not None and _ratio_matches(baseline, row.ratio)
+            ):
+                chosen = row
+                break
+        if chosen is None:
+            labels = ", ".join(r.label for r in rows)
+            raise ValueError(f"--baseline {baseline!r} matches no row; rows are: {labels}")
+    if chosen is not None:
+        chosen.is_baseline = True
+
+
+def _same_ratio(a: Sequence[float], b: Sequence[float]) -> bool:
+    total_a, total_b = sum(a), sum(b)
+    return all(abs(x / total_a - y / total_b) < 5e-3 for x, y in zip(a, b, strict=True))
+
+
+def _ratio_matches(text: str, ratio: Ratio) -> bool:
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        return False
+    return len(values) == 3 and sum(values) > 0 and _same_ratio(values, ratio)
+
+
+# ---------------------------------------------------------------------------------------------
+def build_leaderboard(
+    result: ResultSet,
+    *,
+    tasks: Sequence[str] | None = None,
+    split: str = "test",
+    baseline: str | None = "auto",
+    settings: BootstrapSettings | None = DEFAULT_SETTINGS,
+    alpha: float = 0.05,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    metrics: Sequence[str] = ("map", "ndcg_at_10"),
+    per_language: bool = False,
+    pairs: Sequence[str] = (),
+    trained_on: Sequence[str] | str | None = None,
+) -> Leaderboard:
+    """Every table for the chosen tasks.
+
+    ``settings=None`` skips the bootstrap (no intervals, no tests). ``groups`` overrides the
+    task's language groups (``{"low-resource": ["ben", ...]}``). ``pairs``: row labels (or
+    ``"all"``) whose language-pair matrices to add. ``trained_on``: the training languages or
+    dataset (for the ``unseen`` group); default: read from the trained models' metadata.
+    """
+    rows = make_rows(result, baseline)
+    chosen_tasks = list(tasks) if tasks else result.tasks
+    missing = [t for t in chosen_tasks if t not in result.tasks]
+    if missing:
+        raise ValueError(
+            f"no results for task(s) {', '.join(missing)}; found {', '.join(result.tasks)}"
+        )
+    board = Leaderboard(
+        tables=[],
+        settings=settings,
+        alpha=alpha,
+        baseline=next((r.label for r in rows if r.is_baseline), None),
+        sources={k: str(v) for k, v in result.sources.items()},
+        metadata={"sweeps": dict(result.sweeps)} if result.sweeps else {},
+    )
+    for task in chosen_tasks:
+        scores = result.select(task, split)
+        if not scores:
+            logger.warning("task %s has no %r split; skipped", task, split)
+            continue
+        task_rows = [r for r in rows if any(s.run in set(r.runs) for s in scores)]
+        layout = Layout.from_scores(scores)
+        task_groups = (
+            dict(groups)
+            if groups is not None
+            else task_language_groups(result, task, task_rows, layout, trained_on)
+        )
+        columns = headline_columns(
+            layout,
+            task_groups,
+            metrics=metrics,
+            has_rank_distance=any("rank_distance" in s.scores for s in scores),
+        )
+        table = _build_table(
+            result, task, split, "headline", layout, columns, task_rows, scores, settings, alpha
+        )
+        table.groups = {k: list(v) for k, v in task_groups.items()}
+        board.tables.append(table)
+        if per_language:
+            board.language_tables.append(
+                _build_table(
+                    result,
+                    task,
+                    split,
+                    "language",
+                    layout,
+                    language_columns(layout, metrics[0]),
+                    task_rows,
+                    scores,
+                    settings,
+                    alpha,
+                )
+            )
+        for label in pairs:
+            for row in task_rows:
+                if label in {"all", row.label, row.model}:
+                    board.pair_matrices.append(pair_matrix(scores, row, task, split, metrics[0]))
+    return board
+
+
+def task_language_groups(
+    result: ResultSet,
+    task: str,
+    rows: Sequence[Row],
+    layout: Layout,
+    trained_on: Sequence[str] | str | None = None,
+) -> dict[str, list[str]]:
+    """The task's groups, plus ``unseen`` (languages no trained row was trained on)."""
+    if trained_on is None:
+        seen: set[str] = set()
+        for row in rows:
+            for key in row.runs:
+                seen.update(result.runs[key].trained_languages or ())
+        trained_on = sorted(seen) or None
+    groups = language_groups(task, trained_on)
+    if trained_on is not None and "unseen" not in groups and not isinstance(trained_on, str):
+        known = set(trained_on)
+        unseen = [lang for lang in layout.languages if lang not in known]
+        if unseen:
+            groups["unseen"] = unseen
+    return groups
+
+
+def _build_table(
+    result: ResultSet,
+    task: str,
+    split: str,
+    kind: str,
+    layout: Layout,
+    columns: list[Column],
+    rows: list[Row],
+    scores: list[SubsetScores],
+    settings: BootstrapSettings | None,
+    alpha: float,
+) -> Table:
+    runs = [key for row in rows for key in row.runs]
+    run_index = {key: i for i, key in enumerate(runs)}
+    by_run: dict[RunKey, list[SubsetScores]] = {}
+    for item in scores:
+        by_run.setdefault(item.run, []).append(item)
+    metrics = sorted({c.metric for c in columns})
+    points = {m: np.stack([layout.vector(by_run.get(k, []), m) for k in runs]) for m in metrics}
+    table = Table(task, split, kind, columns, rows, {})
+
+    samples: dict[str, np.ndarray] = {}
+    observed: dict[str, np.ndarray] = {}
+    if settings is not None:
+        sidecars = [result.per_query(key, task) for key in runs]
+        if any(car is not None for car in sidecars):
+            boot = PairedBootstrap(sidecars, layout.subsets, settings, task=task)
+            table.resample_unit = boot.unit
+            for metric in metrics:
+                observed[metric], samples[metric] = boot.subset_means(metric)
+            dropped = {s: n for s, n in boot.dropped.items() if n}
+            if dropped:
+                table.warnings.append(
+                    f"{task}: models were scored on different queries; intervals use the "
+                    f"{sum(len(boot.common_ids[s]) for s in dropped)} shared queries of "
+                    f"{len(dropped)} subsets"
+                )
+            missing = [str(k) for k, car in zip(runs, sidecars, strict=True) if car is None]
+            if missing:
+                table.warnings.append(
+                    f"{task}: no per-query scores for {', '.join(missing)}: no interval or test"
+                )
+        else:
+            table.warnings.append(
+                f"{task}: no per-query sidecars (<Task>.per_query.npz): no intervals or tests"
+            )
+
+    baseline = next((r for r in rows if r.is_baseline), None)
+    for column in columns:
+        run_values = column_value(column, layout, points[column.metric])  # (R,)
+        run_samples = run_obs = None
+        if column.metric in samples:
+            run_samples = np.stack(
+                [column_value(column, layout, samples[column.metric][i]) for i in range(len(runs))]
+            )  # (R, B)
+            run_obs = column_value(column, layout, observed[column.metric])
+        row_samples: dict[str, np.ndarray] = {}
+        row_obs: dict[str, float] = {}
+        for row in rows:
+            idx = [run_index[k] for k in row.runs]
+            values = run_values[idx]
+            finite = values[np.isfinite(values)]
+            cell = Cell(
+                value=float(finite.mean()) if finite.size else math.nan,
+                seed_sd=float(np.std(finite, ddof=1)) if finite.size > 1 else None,
+                n_runs=len(idx),
+            )
+            if column.kind == "worst":
+                langs = [worst_language(column, layout, points[column.metric][i]) for i in idx]
+                counts = Counter(lang for lang in langs if lang)
+                cell.note = counts.most_common(1)[0][0] if counts else None
+            if run_samples is not None and run_obs is not None:
+                mean_samples = run_samples[idx].mean(axis=0)
+                if np.isfinite(mean_samples).sum() >= 2:
+                    row_samples[row.label] = mean_samples
+                    row_obs[row.label] = float(run_obs[idx].mean())
+                    cell.ci = percentile_interval(mean_samples, settings.confidence)
+                    table.has_ci = True
+            table.cells[(row.label, column.key)] = cell
+        if baseline is not None and baseline.label in row_samples:
+            others = [r for r in rows if r is not baseline and r.label in row_samples]
+            p_values = [
+                paired_p_value(
+                    row_samples[r.label] - row_samples[baseline.label],
+                    row_obs[r.label] - row_obs[baseline.label],
+                )
+                for r in others
+            ]
+            for r, p, p_adj in zip(others, p_values, holm(p_values), strict=True):
+                cell = table.cells[(r.label, column.key)]
+                cell.p, cell.p_holm = p, float(p_adj)
+                cell.significant = bool(np.isfinite(p_adj) and p_adj < alpha)
+                table.has_tests = True
+    return table
+
+
+def pair_matrix(
+    scores: Sequence[SubsetScores], row: Row, task: str, split: str, metric: str = "map"
+) -> PairMatrix:
+    """Query language x corpus language (``all`` = pooled) of one row, averaged over its seeds."""
+    mine = [s for s in scores if s.run in set(row.runs) and s.setting in {"mono", "cross", "multi"}]
+    query_langs = sorted({s.query_lang for s in mine})
+    corpus_langs = sorted({s.corpus_lang for s in mine if s.corpus_lang != "all"})
+    if any(s.corpus_lang == "all" for s in mine):
+        corpus_langs.append("all")
+    sums = np.zeros((len(query_langs), len(corpus_langs)))
+    counts = np.zeros_like(sums)
+    for s in mine:
+        value = s.metric(metric)
+        if np.isfinite(value):
+            i, j = query_langs.index(s.query_lang), corpus_langs.index(s.corpus_lang)
+            sums[i, j] += value
+            counts[i, j] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return PairMatrix(task, split, row.label, metric, query_langs, corpus_langs, values)

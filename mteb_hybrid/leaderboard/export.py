@@ -1,0 +1,444 @@
+"""Write a :class:`~.board.Leaderboard` as markdown, csv, LaTeX, HTML or JSON.
+
+Scores are shown x100 with 2 decimals (mteb's leaderboard convention), rank distance in ranks with
+1 decimal. A cell reads ``79.20 ± 1.10†``: the value (mean over seeds), half the width of its 95%
+bootstrap interval, and a dagger when it differs from the baseline row after Holm correction.
+csv and json carry every number in full (interval bounds, std over seeds, raw and corrected p).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mteb_hybrid.leaderboard.aggregate import METRIC_LABELS, Column
+from mteb_hybrid.leaderboard.board import Cell, Leaderboard, PairMatrix, Row, Table
+
+FORMATS = ("md", "csv", "tex", "html", "json")
+_UNIT_WORDS = {
+    "item": "parallel items, all translations of a question drawn together",
+    "query": "query ids",
+    "subset": "queries within each subset",
+    None: "queries",
+}
+DAGGER = "†"
+DASH = "–"
+
+
+# -- numbers ----------------------------------------------------------------------------------
+def _decimals(column: Column) -> int:
+    return 2 if column.scale != 1.0 else 1
+
+
+def _scaled(value: float | None, column: Column) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return value * column.scale
+
+
+def format_value(value: float | None, column: Column) -> str:
+    """``0.792`` -> ``"79.20"`` (``"–"`` for missing)."""
+    scaled = _scaled(value, column)
+    return DASH if scaled is None else f"{scaled:.{_decimals(column)}f}"
+
+
+def format_cell(cell: Cell | None, column: Column, interval: str = "pm") -> str:
+    """``"79.20 ± 1.10†"`` (``interval="brackets"``: ``"79.20 [78.1, 80.3]†"``)."""
+    if cell is None:
+        return DASH
+    text = format_value(cell.value, column)
+    if text == DASH:
+        return text
+    if cell.ci is not None and all(math.isfinite(v) for v in cell.ci):
+        low, high = (v * column.scale for v in cell.ci)
+        digits = _decimals(column)
+        if interval == "brackets":
+            text += f" [{low:.{digits - 1}f}, {high:.{digits - 1}f}]"
+        else:
+            text += f" ± {(high - low) / 2:.{digits}f}"
+    if cell.significant:
+        text += DAGGER
+    if cell.note:
+        text += f" ({cell.note})"
+    return text
+
+
+def format_sd(cell: Cell | None, column: Column) -> str:
+    """The std over seeds of a cell, or ``"–"``."""
+    if cell is None or cell.seed_sd is None:
+        return DASH
+    return format_value(cell.seed_sd, column)
+
+
+# -- table rows -------------------------------------------------------------------------------
+def _key_headers(table: Table) -> list[str]:
+    headers = ["model"]
+    if any(r.ratio is not None for r in table.rows):
+        headers.append("ratio m:c:x")
+    if any(len(r.runs) > 1 for r in table.rows):
+        headers.append("seeds")
+    return headers
+
+
+def _key_cells(table: Table, row: Row) -> list[str]:
+    model = row.model if row.ratio is None else _sweep_name(row)
+    cells = [model + (" (baseline)" if row.is_baseline else "")]
+    if any(r.ratio is not None for r in table.rows):
+        cells.append(row.ratio_text or DASH)
+    if any(len(r.runs) > 1 for r in table.rows):
+        cells.append(str(len(row.runs)))
+    return cells
+
+
+def _sweep_name(row: Row) -> str:
+    return f"sweep {row.runs[0].source}"
+
+
+def table_body(
+    table: Table, value: Callable[[Cell | None, Column], str]
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and string rows of a table, cells written by ``value``."""
+    headers = _key_headers(table) + [c.label for c in table.columns]
+    body = [
+        _key_cells(table, row) + [value(table.cell(row, c), c) for c in table.columns]
+        for row in table.rows
+    ]
+    return headers, body
+
+
+def notes(board: Leaderboard, table: Table) -> list[str]:
+    """One line per figure that needs explaining, for the lines under a table."""
+    keys = {c.key for c in table.columns}
+    main = next((c for c in table.columns if c.kind in {"worst", "group", "language"}), None)
+    metric = METRIC_LABELS.get(main.metric, main.metric) if main is not None else "mAP"
+    lines = [
+        "Settings: mono = query and corpus in the same language (X-X), cross = query X against "
+        "a corpus in Y != X, multi = query X against the corpora of all languages pooled; each "
+        "a macro average over its language pairs (multi: over query languages). Scores x100."
+    ]
+    if "rank_distance" in keys:
+        lines.append(
+            "rank dist. (robustness, lower is better): in the pooled setting, per query, the best "
+            "rank of its answer in each language, max minus min across languages, averaged; 0 "
+            "means every translation of the answer ranks together (no language bias)."
+        )
+    for column in table.columns:
+        if column.kind == "group":
+            lines.append(
+                f"{column.label}: mean of the per-language {metric} of "
+                f"{', '.join(column.languages)}; a language's score is the mean over every "
+                "subset it takes part in (as query or corpus language, any setting)."
+            )
+    if "worst" in keys:
+        lines.append(
+            f"worst lang. (robustness): the lowest per-language {metric} (language in brackets; "
+            "with several seeds, the mean of each seed's worst and the most frequent language)."
+        )
+    if "spread" in keys:
+        lines.append(
+            f"lang. spread (robustness, lower is better): standard deviation of the per-language "
+            f"{metric} across languages; how unevenly the model serves its languages."
+        )
+    if any(len(r.runs) > 1 for r in table.rows):
+        lines.append(
+            "Rows with several seeds show the mean over seeds; the std over seeds (robustness to "
+            "training randomness, which the interval below does not cover) is in its own table."
+        )
+    if table.has_ci and board.settings is not None:
+        s = board.settings
+        lines.append(
+            f"± (interval width): half the width of the {s.confidence:.0%} percentile bootstrap "
+            f"interval over queries ({s.n_resamples} resamples of "
+            f"{_UNIT_WORDS[table.resample_unit]}, seed {s.seed}); it reflects which queries "
+            "were sampled, not training randomness."
+        )
+    if table.has_tests and board.baseline:
+        lines.append(
+            f"{DAGGER}: differs from the baseline row ({board.baseline}) at p < {board.alpha:g}: "
+            "paired bootstrap on the same resampled queries, two-sided, Holm-corrected across "
+            "the rows of each column."
+        )
+    elif board.settings is not None and not board.baseline:
+        lines.append("No baseline row (none at ratio 1:0:0 and no --baseline): no tests.")
+    lines.extend(table.warnings)
+    return lines
+
+
+def _title(table: Table) -> str:
+    kind = {"headline": "", "language": " — per language"}.get(table.kind, f" — {table.kind}")
+    return f"{table.task} ({table.split}){kind}"
+
+
+def _header_lines(board: Leaderboard) -> list[str]:
+    lines = [f"Results: {', '.join(f'`{p}`' for p in board.sources.values())}."]
+    if board.metadata.get("command"):
+        lines.append(f"Table: `{board.metadata['command']}`")
+    for name, info in board.metadata.get("sweeps", {}).items():
+        if info.get("command"):
+            lines.append(f"Sweep `{name}`: `{info['command']}`")
+        if info.get("wall_time_s") is not None:
+            lines.append(
+                f"Sweep `{name}` wall time: {info['wall_time_s'] / 60:.1f} min "
+                f"({info.get('runs_done', '?')} runs done, device {info.get('device', '?')})."
+            )
+    return lines
+
+
+# -- formats ----------------------------------------------------------------------------------
+@dataclass
+class Section:
+    """One table of the document: its heading level and title, cells, and lines under it."""
+
+    level: int
+    title: str
+    headers: list[str]
+    body: list[list[str]]
+    notes: list[str]
+
+
+def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
+    """Every table in document order: per task the headline table (with its notes), the std over
+    seeds, the per-language table and the language-pair tables."""
+    out = []
+    for table in board.tables:
+        headers, body = table_body(table, lambda c, col: format_cell(c, col, interval))
+        out.append(Section(2, _title(table), headers, body, notes(board, table)))
+        if any(len(r.runs) > 1 for r in table.rows):
+            out.append(
+                Section(3, f"{table.task}: std over seeds", *table_body(table, format_sd), [])
+            )
+        for extra in board.language_tables:
+            if extra.task == table.task and extra.split == table.split:
+                metric = extra.columns[0].metric if extra.columns else "map"
+                label = METRIC_LABELS.get(metric, metric)
+                headers, body = table_body(extra, lambda c, col: format_cell(c, col, interval))
+                title = f"{table.task}: per language ({label}, mean over every setting)"
+                out.append(Section(3, title, headers, body, []))
+        for matrix in board.pair_matrices:
+            if matrix.task == table.task and matrix.split == table.split:
+                label = METRIC_LABELS.get(matrix.metric, matrix.metric)
+                title = f"{table.task}: language pairs of {matrix.row} ({label} x100)"
+                out.append(Section(3, title, *pair_body(matrix), []))
+    return out
+
+
+def to_markdown(board: Leaderboard, interval: str = "pm") -> str:
+    """A markdown document: header, then per task the table, its notes and extra tables."""
+    from tabulate import tabulate
+
+    out = ["# Leaderboard", ""]
+    for line in _header_lines(board):
+        out += [line, ""]
+    for section in sections(board, interval):
+        out += [f"{'#' * section.level} {section.title}", ""]
+        out += [
+            tabulate(
+                section.body, headers=section.headers, tablefmt="github", disable_numparse=True
+            ),
+            "",
+        ]
+        if section.notes:
+            out += [f"- {line}" for line in section.notes] + [""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def pair_body(matrix: PairMatrix) -> tuple[list[str], list[list[str]]]:
+    """Query language (rows) x corpus language (columns; ``all`` = pooled), x100."""
+    headers = ["query \\ corpus", *matrix.corpus_langs]
+    body = []
+    for i, lang in enumerate(matrix.query_langs):
+        values = [f"{v * 100:.2f}" if math.isfinite(v) else DASH for v in matrix.values[i]]
+        body.append([lang, *values])
+    return headers, body
+
+
+def to_records(board: Leaderboard) -> list[dict[str, Any]]:
+    """One flat record per (table, row, column), numbers on the displayed scale."""
+    records = []
+    for table in [*board.tables, *board.language_tables]:
+        for row in table.rows:
+            for column in table.columns:
+                cell = table.cell(row, column)
+                if cell is None:
+                    continue
+                ci = cell.ci or (math.nan, math.nan)
+                records.append(
+                    {
+                        "task": table.task,
+                        "split": table.split,
+                        "table": table.kind,
+                        "row": row.label,
+                        "model": row.model,
+                        "ratio": row.ratio_text,
+                        "seeds": " ".join(str(s) for s in row.seeds),
+                        "n_runs": cell.n_runs,
+                        "baseline": row.is_baseline,
+                        "column": column.key,
+                        "label": column.label,
+                        "metric": column.metric,
+                        "value": _round(_scaled(cell.value, column)),
+                        "ci_low": _round(_scaled(ci[0], column)),
+                        "ci_high": _round(_scaled(ci[1], column)),
+                        "seed_sd": _round(_scaled(cell.seed_sd, column)),
+                        "p": _round(cell.p, 6),
+                        "p_holm": _round(cell.p_holm, 6),
+                        "significant": cell.significant,
+                        "note": cell.note or "",
+                    }
+                )
+    return records
+
+
+def _round(value: float | None, digits: int = 4) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def to_csv(board: Leaderboard) -> str:
+    """Long-format csv: one line per (task, table, row, column)."""
+    records = to_records(board)
+    buffer = io.StringIO()
+    fields = list(records[0]) if records else ["task", "row", "column", "value"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: "" if v is None else v for k, v in record.items()})
+    return buffer.getvalue()
+
+
+def to_json(board: Leaderboard) -> str:
+    """Plain JSON: settings, per table its columns, notes and cells (``null`` for missing)."""
+    settings = board.settings
+    document = {
+        "sources": board.sources,
+        "baseline": board.baseline,
+        "alpha": board.alpha,
+        "bootstrap": None
+        if settings is None
+        else {
+            "n_resamples": settings.n_resamples,
+            "seed": settings.seed,
+            "unit": settings.unit,
+            "confidence": settings.confidence,
+        },
+        "scale": "scores x100; rank distance in ranks",
+        "metadata": board.metadata,
+        "tables": [
+            {
+                "task": table.task,
+                "split": table.split,
+                "kind": table.kind,
+                "groups": table.groups,
+                "columns": [
+                    {
+                        "key": c.key,
+                        "label": c.label,
+                        "metric": c.metric,
+                        "kind": c.kind,
+                        "setting": c.setting,
+                        "languages": list(c.languages),
+                        "lower_is_better": c.lower_is_better,
+                    }
+                    for c in table.columns
+                ],
+                "notes": notes(board, table) if table.kind == "headline" else [],
+            }
+            for table in [*board.tables, *board.language_tables]
+        ],
+        "cells": to_records(board),
+        "pairs": [
+            {
+                "task": m.task,
+                "split": m.split,
+                "row": m.row,
+                "metric": m.metric,
+                "query_langs": m.query_langs,
+                "corpus_langs": m.corpus_langs,
+                "values": [[_round(v * 100) for v in line] for line in m.values.tolist()],
+            }
+            for m in board.pair_matrices
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def _latex(text: str) -> str:
+    return (
+        text.replace("±", r"$\pm$")
+        .replace(DAGGER, r"$^\dagger$")
+        .replace("↓", r"$\downarrow$")
+        .replace(DASH, "--")
+    )
+
+
+def to_latex(board: Leaderboard, interval: str = "pm") -> str:
+    """A LaTeX fragment: one booktabs table per section, its notes as the caption."""
+    from tabulate import tabulate
+
+    out = []
+    for section in sections(board, interval):
+        tex = tabulate(
+            section.body, headers=section.headers, tablefmt="latex_booktabs", disable_numparse=True
+        )
+        caption = " ".join([section.title + ".", *section.notes])
+        caption = caption.replace("\\", "").replace("_", r"\_").replace("%", r"\%")
+        caption = caption.replace("#", r"\#").replace("&", r"\&")
+        caption = caption.replace("<", "$<$").replace(">", "$>$").replace("!=", r"$\neq$")
+        out += [
+            r"\begin{table}[t]",
+            r"\centering",
+            r"\small",
+            _latex(tex),
+            rf"\caption{{{_latex(caption)}}}",
+            r"\end{table}",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def to_html(board: Leaderboard, interval: str = "pm") -> str:
+    """A standalone HTML page: every section's table and notes."""
+    import html
+
+    from tabulate import tabulate
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html><head><meta charset="utf-8"><title>Leaderboard</title>',
+        "<style>table{border-collapse:collapse}td,th{padding:2px 8px;border:1px solid #ccc}"
+        "</style></head><body>",
+        "<h1>Leaderboard</h1>",
+        *[f"<p>{html.escape(line)}</p>" for line in _header_lines(board)],
+    ]
+    for section in sections(board, interval):
+        parts.append(f"<h{section.level}>{html.escape(section.title)}</h{section.level}>")
+        parts.append(
+            tabulate(section.body, headers=section.headers, tablefmt="html", disable_numparse=True)
+        )
+        if section.notes:
+            parts.append("<ul>")
+            parts += [f"<li>{html.escape(line)}</li>" for line in section.notes]
+            parts.append("</ul>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def render(board: Leaderboard, fmt: str, interval: str = "pm") -> str:
+    """The leaderboard in one of :data:`FORMATS`."""
+    if fmt == "md":
+        return to_markdown(board, interval)
+    if fmt == "csv":
+        return to_csv(board)
+    if fmt == "tex":
+        return to_latex(board, interval)
+    if fmt == "html":
+        return to_html(board, interval)
+    if fmt == "json":
+        return to_json(board)
+    raise ValueError(f"format {fmt!r}: use one of {', '.join(FORMATS)}")

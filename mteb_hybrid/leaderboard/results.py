@@ -1,0 +1,348 @@
+"""Read mteb results folders into a tidy table (and find the per-query sidecars beside them).
+
+Any folder mteb writes works: ``<folder>/results/<model, "/"->"__">/<revision>/<Task>.json``
+(the folder given to ``mteb.ResultCache``), its ``results/`` folder, one model's folder, or single
+result files. A result file is recognised by its content (``task_name`` and ``scores``), so the
+other JSON files there (``model_meta.json``) are skipped. Bare ``NaN`` in the JSON is accepted.
+
+Each score is one row of the tidy table: (model, revision, task, split, subset, setting, query
+language, corpus language, metric, value). Settings follow the hf_subset name of multi-setting tasks
+(``eng-eng`` mono, ``eng-deu`` cross, ``eng-all`` multi); a subset of another mteb task is mono
+when it has one language (``default`` with ``["eng-Latn"]``) and ``other`` otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mteb_hybrid.sweep.plan import Ratio, normalise, parse_run_name
+
+SETTINGS = ("mono", "cross", "multi")
+POOLED = "all"
+SIDECAR_SUFFIX = ".per_query.npz"
+NON_RESULT_FILES = {"model_meta.json", "run.json", "sweep.json"}
+TRAINING_METADATA = "mteb_hybrid_training.json"
+# mteb's names for our metrics in stock retrieval tasks
+METRIC_ALIASES: dict[str, tuple[str, ...]] = {"map": ("map_at_1000",)}
+_LANG = re.compile(r"^[a-z]{2,3}$")
+
+
+class ResultsError(ValueError):
+    """A results path that cannot be read; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class RunKey:
+    """One evaluated model: where its results came from, its mteb name and revision."""
+
+    source: str
+    model: str
+    revision: str
+
+    def __str__(self) -> str:
+        return f"{self.model}@{self.revision}"
+
+
+@dataclass
+class ModelRun:
+    """An evaluated model and what the results say about it.
+
+    ``ratio``/``seed``/``family`` are set for sweep models (named by :mod:`mteb_hybrid.sweep`):
+    the family is the model name without the seed, so the seeds of one ratio share it.
+    """
+
+    key: RunKey
+    meta: dict[str, Any] = field(default_factory=dict)
+    ratio: Ratio | None = None
+    seed: int | None = None
+    family: str | None = None
+    result_files: dict[str, Path] = field(default_factory=dict)
+    run_info: dict[str, Any] | None = None
+    trained_languages: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class SubsetScores:
+    """The scores of one (model, task, split, subset)."""
+
+    run: RunKey
+    task: str
+    split: str
+    subset: str
+    setting: str
+    query_lang: str
+    corpus_lang: str
+    scores: dict[str, float]
+
+    def metric(self, name: str) -> float:
+        """The value of ``name`` (or its mteb alias); ``nan`` when absent."""
+        for key in (name, *METRIC_ALIASES.get(name, ())):
+            if key in self.scores:
+                return self.scores[key]
+        return math.nan
+
+
+@dataclass
+class ResultSet:
+    """Everything read from the given folders."""
+
+    runs: dict[RunKey, ModelRun] = field(default_factory=dict)
+    scores: list[SubsetScores] = field(default_factory=list)
+    sources: dict[str, Path] = field(default_factory=dict)
+    sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _per_query: dict[tuple[RunKey, str], dict[str, dict[str, np.ndarray]] | None] = field(
+        default_factory=dict, repr=False
+    )
+
+    @property
+    def tasks(self) -> list[str]:
+        """Task names in first-seen order."""
+        return list(dict.fromkeys(s.task for s in self.scores))
+
+    def splits(self, task: str) -> list[str]:
+        """Splits of one task in first-seen order."""
+        return list(dict.fromkeys(s.split for s in self.scores if s.task == task))
+
+    def select(self, task: str, split: str) -> list[SubsetScores]:
+        """The scores of one task and split."""
+        return [s for s in self.scores if s.task == task and s.split == split]
+
+    def per_query(self, run: RunKey, task: str) -> dict[str, dict[str, np.ndarray]] | None:
+        """The per-query sidecar of one run and task (``{subset: {field: array}}``), or ``None``."""
+        key = (run, task)
+        if key not in self._per_query:
+            path = self.runs[run].result_files.get(task)
+            sidecar = None if path is None else sidecar_path(path)
+            self._per_query[key] = (
+                load_sidecar(sidecar) if sidecar is not None and sidecar.is_file() else None
+            )
+        return self._per_query[key]
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """The tidy table: one dict per (model, revision, task, split, subset, metric)."""
+        for item in self.scores:
+            for metric, value in item.scores.items():
+                yield {
+                    "source": item.run.source,
+                    "model": item.run.model,
+                    "revision": item.run.revision,
+                    "task": item.task,
+                    "split": item.split,
+                    "subset": item.subset,
+                    "setting": item.setting,
+                    "query_lang": item.query_lang,
+                    "corpus_lang": item.corpus_lang,
+                    "metric": metric,
+                    "value": value,
+                }
+
+
+def sidecar_path(result_json: Path) -> Path:
+    """``XQuADRRetrieval.json`` -> ``XQuADRRetrieval.per_query.npz``."""
+    return result_json.with_name(result_json.name.removesuffix(".json") + SIDECAR_SUFFIX)
+
+
+def load_sidecar(path: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Read a per-query sidecar (see :mod:`mteb_hybrid.evaluation.per_query`)."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with np.load(path) as data:
+        for key in data.files:
+            subset, name = key.rsplit("/", 1)
+            out.setdefault(subset, {})[name] = data[key]
+    return out
+
+
+def _to_iso3(code: str) -> str:
+    from mteb_hybrid.data.languages import LANGUAGES
+
+    code = code.split("_")[0].split("-")[0]
+    return LANGUAGES[code][0] if code in LANGUAGES else code
+
+
+def classify_subset(hf_subset: str, languages: Sequence[str] | None) -> tuple[str, str, str]:
+    """``(setting, query language, corpus language)`` of an hf_subset (ISO 639-3 codes)."""
+    parts = [part.split("_")[0] for part in hf_subset.split("-")]
+    if len(parts) == 2 and _LANG.match(parts[0]) and (_LANG.match(parts[1]) or parts[1] == POOLED):
+        query, corpus = _to_iso3(parts[0]), parts[1] if parts[1] == POOLED else _to_iso3(parts[1])
+        setting = "multi" if corpus == POOLED else ("mono" if query == corpus else "cross")
+        return setting, query, corpus
+    langs = [_to_iso3(str(lang)) for lang in (languages or [])]
+    if len(set(langs)) == 1:
+        return "mono", langs[0], langs[0]
+    if not langs and _LANG.match(hf_subset):
+        return "mono", _to_iso3(hf_subset), _to_iso3(hf_subset)
+    return "other", langs[0] if langs else hf_subset, langs[1] if len(langs) > 1 else ""
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if value is None:
+        return math.nan
+    return None
+
+
+def read_json(path: Path) -> Any:
+    """JSON that may hold bare ``NaN``/``Infinity`` (Python's parser accepts them)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ResultsError(f"{path}: cannot read JSON ({error}); is the file complete?") from None
+
+
+def is_result_file(data: Any) -> bool:
+    """Whether parsed JSON is an mteb TaskResult."""
+    return isinstance(data, dict) and "task_name" in data and isinstance(data.get("scores"), dict)
+
+
+def _result_files(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+        return
+    root = path / "results" if (path / "results").is_dir() else path
+    for file in sorted(root.rglob("*.json")):
+        if file.name in NON_RESULT_FILES or file.name.startswith("."):
+            continue
+        if {"runs", "checkpoints"}.intersection(file.relative_to(root).parts[:-1]):
+            continue
+        yield file
+
+
+def _model_of(file: Path) -> tuple[str, str, dict[str, Any]]:
+    meta_path = file.parent / "model_meta.json"
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = read_json(meta_path) or {}
+        except ResultsError:
+            meta = {}
+    name = meta.get("name") or file.parent.parent.name.replace("__", "/")
+    revision = meta.get("revision") or file.parent.name
+    return str(name), str(revision), meta
+
+
+def _trained_languages(meta: dict[str, Any]) -> list[str] | None:
+    """ISO 639-3 codes a local model was trained on (its ``mteb_hybrid_training.json``)."""
+    model_path = (meta.get("loader_kwargs") or {}).get("model_path")
+    if not model_path:
+        return None
+    path = Path(model_path) / TRAINING_METADATA
+    if not path.is_file():
+        return None
+    try:
+        data = read_json(path)
+        languages = data["data"]["train"]["languages"]
+    except (ResultsError, KeyError, TypeError):
+        return None
+    return sorted({_to_iso3(str(code)) for code in languages})
+
+
+def _run_info(meta: dict[str, Any]) -> dict[str, Any] | None:
+    """The sweep's ``run.json`` of a local model (the model folder or a parent holds it)."""
+    model_path = (meta.get("loader_kwargs") or {}).get("model_path")
+    if not model_path:
+        return None
+    folder = Path(model_path)
+    for candidate in (folder, *list(folder.parents)[:2]):
+        run_json = candidate / "run.json"
+        if run_json.is_file():
+            try:
+                data = read_json(run_json)
+            except ResultsError:
+                return None
+            return data if isinstance(data, dict) else None
+    return None
+
+
+def source_label(path: Path, taken: Iterable[str]) -> str:
+    """A short unique label of a results folder (its name, or name + parent)."""
+    path = path.resolve()
+    label = path.name if path.name != "results" else path.parent.name
+    if label in set(taken):
+        label = f"{path.parent.name}/{label}"
+    return label or str(path)
+
+
+def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = None) -> ResultSet:
+    """Read every mteb result file under ``paths`` (folders or files).
+
+    ``split``: keep only this split (default: every split found).
+    """
+    result = ResultSet()
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            raise ResultsError(f"{path}: no such results folder or file")
+        label = source_label(path, result.sources)
+        result.sources[label] = path
+        if path.is_dir() and (path / "sweep.json").is_file():
+            info = read_json(path / "sweep.json")
+            if isinstance(info, dict):
+                result.sweeps[label] = info
+        found = 0
+        for file in _result_files(path):
+            data = read_json(file)
+            if not is_result_file(data):
+                continue
+            found += 1
+            _add_result(result, label, file, data, split)
+        if not found:
+            raise ResultsError(
+                f"{path}: no mteb result JSON found; give the folder passed to mteb's "
+                "ResultCache (it holds results/<model>/<revision>/<Task>.json)"
+            )
+    return result
+
+
+def _add_result(
+    result: ResultSet, label: str, file: Path, data: dict[str, Any], split: str | None
+) -> None:
+    model, revision, meta = _model_of(file)
+    key = RunKey(label, model, revision)
+    run = result.runs.get(key)
+    if run is None:
+        run = ModelRun(key=key, meta=meta)
+        parsed = parse_run_name(model)
+        info = _run_info(meta)
+        if parsed is None and info and info.get("ratio") is not None:
+            raw = info["ratio"]
+            values = raw.split(":") if isinstance(raw, str) else raw
+            ratio = tuple(float(v) for v in values)
+            parsed = (ratio, int(info.get("seed") or 0), model)  # type: ignore[assignment]
+        if parsed is not None:
+            ratio, seed, family = parsed
+            run.ratio, run.seed, run.family = normalise(ratio), seed, family
+        run.run_info = info
+        run.trained_languages = _trained_languages(meta)
+        result.runs[key] = run
+    task = str(data["task_name"])
+    run.result_files[task] = file
+    for split_name, entries in data["scores"].items():
+        if split is not None and split_name != split:
+            continue
+        for entry in entries or []:
+            if not isinstance(entry, dict):
+                continue
+            subset = str(entry.get("hf_subset", "default"))
+            setting, query_lang, corpus_lang = classify_subset(subset, entry.get("languages"))
+            scores = {}
+            for metric, value in entry.items():
+                number = _number(value)
+                if number is not None:
+                    scores[metric] = number
+            result.scores.append(
+                SubsetScores(
+                    key, task, split_name, subset, setting, query_lang, corpus_lang, scores
+                )
+            )

@@ -1,0 +1,270 @@
+"""``mteb-hybrid sweep``: train and evaluate every (ratio, seed); rerun to resume."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mteb_hybrid.sweep.plan import DEFAULT_RATIOS, PlanError
+
+EPILOG = """\b
+Examples:
+  mteb-hybrid sweep --base-model ./minilm --train-data mlqa-r \\
+      --ratios 1:0:0,0:1:0,0:0:1,0.5:0.5:0,0.34:0.33:0.33 --seeds 0,1 \\
+      --tasks XQuADRRetrieval --max-steps 200 --batch-size 32 --max-seq-length 64 \\
+      --queries-per-language 200 --output sweeps/mlqa-to-xquad
+  mteb-hybrid sweep ... --grid-step 0.25          (15 ratios over the simplex)
+  mteb-hybrid sweep ... --torchrun 4              (each training run on 4 GPUs)
+  mteb-hybrid leaderboard sweeps/mlqa-to-xquad -o board.md --plot board.png
+\b
+Rerun the same command to resume: finished runs are skipped, an interrupted run continues
+from its latest checkpoint (--save-steps), the results go to OUTPUT/results.
+"""
+
+
+def _parse_value(text: str) -> Any:
+    import json
+
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for value in values:
+        key, sep, raw = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(
+                f"{value!r}: expected KEY=VALUE with a TrainConfig field, e.g. warmup=0.05",
+                param_hint="--train-option",
+            )
+        options[key.strip().replace("-", "_")] = _parse_value(raw)
+    return options
+
+
+@click.command("sweep", epilog=EPILOG)
+@click.option("--base-model", required=True, help="Model folder or name to fine-tune.")
+@click.option(
+    "--train-data",
+    "train_data",
+    multiple=True,
+    required=True,
+    metavar="SPEC",
+    help="Training data spec, as for `mteb-hybrid train` (repeatable).",
+)
+@click.option(
+    "--ratios",
+    default=None,
+    metavar="M:C:X,...",
+    help=f"Batch-type ratios mono:cross:multi, comma-separated [{DEFAULT_RATIOS}].",
+)
+@click.option(
+    "--grid-step",
+    type=float,
+    default=None,
+    help="Instead of --ratios: every ratio on the simplex in steps of this (1/n).",
+)
+@click.option("--seeds", default="0", show_default=True, help="Seeds, e.g. 0,1,2 or 0-2.")
+@click.option(
+    "--tasks",
+    "tasks",
+    multiple=True,
+    required=True,
+    help="mteb task names, comma-separated or repeated (ours and built-in).",
+)
+@click.option(
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Sweep folder (runs, models, mteb results).",
+)
+@click.option("--max-steps", type=int, default=None, help="Training steps per run.")
+@click.option("--epochs", type=float, default=None, help="Epochs per run (if no --max-steps).")
+@click.option("--batch-size", type=int, default=None, help="Pairs per batch (per process).")
+@click.option("--max-seq-length", type=int, default=None, help="Truncate texts to N tokens.")
+@click.option("--lr", "learning_rate", type=float, default=None)
+@click.option(
+    "--save-steps",
+    type=int,
+    default=None,
+    help="Checkpoint every N steps (what an interrupted run resumes from).",
+)
+@click.option(
+    "--train-option",
+    "train_option",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Any other TrainConfig field, e.g. warmup=0.05, prompts=true (repeatable).",
+)
+@click.option(
+    "--queries-per-language",
+    type=int,
+    default=None,
+    help="Evaluate a seeded subsample of N queries per language (our tasks).",
+)
+@click.option(
+    "--languages",
+    default=None,
+    help="Restrict our tasks' collections to these languages, e.g. en,de,es.",
+)
+@click.option("--eval-batch-size", type=int, default=32, show_default=True)
+@click.option(
+    "--base/--no-base",
+    "include_base",
+    default=True,
+    show_default=True,
+    help="Also evaluate the untrained base model (the leaderboard's reference row).",
+)
+@click.option(
+    "--torchrun",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Train each run through torchrun with N processes (GPUs); 0 = in process.",
+)
+@click.option(
+    "--keep-checkpoints",
+    is_flag=True,
+    help="Keep each run's checkpoints after its model is saved (default: delete).",
+)
+@click.option("--keep-going", is_flag=True, help="Record a failed run and go on to the next.")
+@click.option("--dry-run", is_flag=True, help="Print the planned runs and their state; no work.")
+def sweep(
+    base_model: str,
+    train_data: tuple[str, ...],
+    ratios: str | None,
+    grid_step: float | None,
+    seeds: str,
+    tasks: tuple[str, ...],
+    output: Path,
+    max_steps: int | None,
+    epochs: float | None,
+    batch_size: int | None,
+    max_seq_length: int | None,
+    learning_rate: float | None,
+    save_steps: int | None,
+    train_option: tuple[str, ...],
+    queries_per_language: int | None,
+    languages: str | None,
+    eval_batch_size: int,
+    include_base: bool,
+    torchrun: int,
+    keep_checkpoints: bool,
+    keep_going: bool,
+    dry_run: bool,
+) -> None:
+    """Train and evaluate a model for every (ratio, seed); resumable by rerunning.
+
+    Every run trains BASE_MODEL on TRAIN_DATA with one mono:cross:multi batch ratio and one seed,
+    then evaluates it on TASKS through the mteb loop into OUTPUT/results. Read the results with
+    `mteb-hybrid leaderboard OUTPUT`.
+    """
+    from mteb_hybrid.sweep.plan import parse_ratios, parse_seeds, simplex_grid
+    from mteb_hybrid.sweep.runner import SweepConfig, SweepError, run_sweep, sweep_status
+
+    try:
+        if ratios and grid_step:
+            raise PlanError("give --ratios or --grid-step, not both")
+        ratio_list = (
+            simplex_grid(grid_step) if grid_step else parse_ratios(ratios or DEFAULT_RATIOS)
+        )
+        seed_list = parse_seeds(seeds)
+    except PlanError as error:
+        raise click.BadParameter(str(error)) from None
+    train_options = {
+        key: value
+        for key, value in {
+            "max_steps": max_steps,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "max_seq_length": max_seq_length,
+            "learning_rate": learning_rate,
+            "save_steps": save_steps,
+        }.items()
+        if value is not None
+    }
+    train_options.update(_train_option_pairs(train_option))
+    task_options: dict[str, Any] = {}
+    if queries_per_language:
+        task_options["queries_per_language"] = queries_per_language
+    if languages:
+        task_options["languages"] = [c.strip() for c in languages.split(",") if c.strip()]
+    task_names = [t.strip() for item in tasks for t in item.split(",") if t.strip()]
+    base = str(Path(base_model).resolve()) if Path(base_model).is_dir() else base_model
+    config = SweepConfig(
+        base_model=base,
+        train_data=[_absolute_spec(s) for s in train_data],
+        ratios=ratio_list,
+        seeds=seed_list,
+        tasks=task_names,
+        output=output.resolve(),
+        train_options=train_options,
+        task_options=task_options,
+        eval_batch_size=eval_batch_size,
+        include_base=include_base,
+        torchrun=torchrun,
+        keep_checkpoints=keep_checkpoints,
+    )
+    if dry_run:
+        states = {r["run_id"]: r.get("status") for r in sweep_status(config.output)}
+        for spec in config.runs():
+            click.echo(
+                f"{spec.run_id:24s} {spec.ratio_text or 'base model':18s} "
+                f"{states.get(spec.run_id, 'pending')}"
+            )
+        return
+    if not save_steps and "save_steps" not in train_options:
+        click.echo(
+            "note: no --save-steps: an interrupted run restarts its training from step 0", err=True
+        )
+    try:
+        from mteb_hybrid.sweep.training import check_options
+
+        probe = {
+            **train_options,
+            "base_model": base,
+            "train_data": list(config.train_data),
+            "output_dir": str(config.output / "probe"),
+        }
+        check_options(probe)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="trainer options") from None
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
+    from mteb_hybrid.leaderboard.cli import command_line
+
+    command = command_line(click.get_current_context())
+    try:
+        outcomes = run_sweep(config, command=command, keep_going=keep_going, echo=click.echo)
+    except SweepError as error:
+        raise click.ClickException(str(error)) from None
+    done = sum(o.action == "done" for o in outcomes)
+    skipped = sum(o.action == "skipped" for o in outcomes)
+    failed = [o.run_id for o in outcomes if o.action == "failed"]
+    click.echo(
+        f"sweep {config.output}: {done} run(s) done now, {skipped} already done"
+        + (f", failed: {', '.join(failed)}" if failed else "")
+    )
+    if failed:
+        sys.exit(1)
+
+
+def _absolute_spec(spec: str) -> str:
+    """Make a plain local path absolute (so run.json stays valid from any directory)."""
+    kind, sep, rest = spec.partition(":")
+    if sep and kind in {"lareqa", "jsonl", "parquet", "mmarco"}:
+        location, qsep, query = rest.partition("?")
+        if location and Path(location).exists():
+            return f"{kind}:{Path(location).resolve()}{qsep}{query}"
+        return spec
+    location, qsep, query = spec.partition("?")
+    if Path(location).exists():
+        return f"{Path(location).resolve()}{qsep}{query}"
+    return spec

@@ -1,0 +1,171 @@
+"""The sweep's one point of contact with the trainer (:mod:`mteb_hybrid.trainers`).
+
+:func:`train_run` turns a run of the sweep into a ``TrainConfig`` and trains it, in this process or
+through ``torchrun --nproc_per_node N -m mteb_hybrid.cli train ...``. If the trainer's API changes,
+this file is the only one to adapt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mteb_hybrid.sweep.plan import RunSpec
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"  # mteb_hybrid.trainers.trainer.CHECKPOINTS
+TRAINING_METADATA = "mteb_hybrid_training.json"  # written last, once the model is saved
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+# TrainConfig field -> `mteb-hybrid train` option, where the names differ
+_CLI_NAMES = {"learning_rate": "lr", "output_dir": "output"}
+_FLAGS = {"gather_across_devices", "gradient_checkpointing"}
+_BOOLEAN_PAIRS = {"prompts"}
+
+
+def latest_checkpoint(model_dir: Path) -> Path | None:
+    """The checkpoint with the highest step under ``<model_dir>/checkpoints``, if any."""
+    folder = Path(model_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return None
+    found = [
+        (int(m.group(1)), p)
+        for p in folder.iterdir()
+        if p.is_dir() and (m := _CHECKPOINT.match(p.name)) and any(p.iterdir())
+    ]
+    return max(found)[1] if found else None
+
+
+def remove_checkpoints(model_dir: Path) -> None:
+    """Delete ``<model_dir>/checkpoints`` (a finished run no longer needs them)."""
+    folder = Path(model_dir) / CHECKPOINTS
+    if folder.is_dir():
+        shutil.rmtree(folder)
+
+
+def model_is_saved(model_dir: Path) -> bool:
+    """Whether the trainer finished and saved the model (its metadata file is written last)."""
+    return (Path(model_dir) / TRAINING_METADATA).is_file()
+
+
+def train_options(
+    spec: RunSpec,
+    base_model: str,
+    train_data: Sequence[str],
+    options: dict[str, Any],
+    model_dir: Path,
+    resume: bool,
+) -> dict[str, Any]:
+    """The ``TrainConfig`` fields of one run (sweep-wide options plus ratio, seed, output)."""
+    if spec.ratio is None or spec.seed is None:
+        raise ValueError(f"run {spec.run_id} is not a training run")
+    return {
+        **options,
+        "base_model": base_model,
+        "train_data": list(train_data),
+        "output_dir": str(model_dir),
+        "ratio": spec.ratio_text,
+        "seed": spec.seed,
+        "resume": "latest" if resume else None,
+        "model_name": options.get("model_name") or spec.run_id,
+    }
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Validate the trainer options up front (a typo fails before the first run, not the fifth)."""
+    from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
+
+    try:
+        TrainConfig(**options)
+    except TypeError as error:
+        raise ValueError(f"unknown trainer option: {error}") from None
+    except TrainConfigError as error:
+        raise ValueError(str(error)) from None
+
+
+def train_run(
+    spec: RunSpec,
+    *,
+    base_model: str,
+    train_data: Sequence[str],
+    options: dict[str, Any],
+    model_dir: Path,
+    resume: bool,
+    torchrun: int = 0,
+    callbacks: list[Any] | None = None,
+    log_file: Path | None = None,
+) -> dict[str, Any]:
+    """Train one run; returns a summary (steps, loss, wall time, resumed checkpoint).
+
+    ``resume``: continue from the latest checkpoint under ``model_dir``. ``torchrun``: launch
+    through ``torchrun --nproc_per_node N`` instead of in this process (``callbacks`` then unused).
+    """
+    fields = train_options(spec, base_model, train_data, options, model_dir, resume)
+    resumed_from = str(latest_checkpoint(model_dir)) if resume else None
+    if torchrun:
+        _torchrun(fields, torchrun, log_file)
+        meta = json.loads((model_dir / TRAINING_METADATA).read_text())
+        return {
+            "global_step": meta.get("steps"),
+            "train_loss": meta.get("train_loss"),
+            "trainer_wall_time_s": meta.get("wall_time_s"),
+            "resumed_from": resumed_from,
+            "processes": torchrun,
+        }
+    from mteb_hybrid.trainers.config import TrainConfig
+    from mteb_hybrid.trainers.trainer import train
+
+    result = train(TrainConfig(**fields), callbacks=callbacks)
+    return {
+        "global_step": result.global_step,
+        "train_loss": result.train_loss,
+        "trainer_wall_time_s": round(result.wall_time_s, 1),
+        "resumed_from": resumed_from,
+        "processes": 1,
+    }
+
+
+def torchrun_command(fields: dict[str, Any], nproc: int) -> list[str]:
+    """``torchrun --nproc_per_node N -m mteb_hybrid.cli train --option value ...``."""
+    launcher = shutil.which("torchrun")
+    head = [launcher] if launcher else [sys.executable, "-m", "torch.distributed.run"]
+    command = [*head, "--standalone", f"--nproc_per_node={nproc}", "-m", "mteb_hybrid.cli", "train"]
+    for name, value in fields.items():
+        if value is None or value == [] or name == "resume" and not value:
+            continue
+        option = "--" + _CLI_NAMES.get(name, name).replace("_", "-")
+        if name in _FLAGS:
+            if value:
+                command.append(option)
+        elif name in _BOOLEAN_PAIRS:
+            command.append(option if value else f"--no-{option[2:]}")
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                command += [option, str(item)]
+        elif name == "resume":
+            command.append(f"--resume={value}")
+        else:
+            command += [option, str(value)]
+    return command
+
+
+def _torchrun(fields: dict[str, Any], nproc: int, log_file: Path | None) -> None:
+    command = torchrun_command(fields, nproc)
+    logger.info("launching: %s", " ".join(command))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if log_file is not None:
+        with open(log_file, "a", encoding="utf-8") as handle:
+            code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    else:
+        code = subprocess.call(command, env=env)
+    if code != 0:
+        where = f"; see {log_file}" if log_file else ""
+        raise RuntimeError(f"torchrun training exited with status {code}{where}")
