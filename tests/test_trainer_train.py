@@ -1,0 +1,221 @@
+"""The training API and CLI on a tiny offline model: output folder, metadata, resume, epochs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+
+from mteb_hybrid.cli import main as cli_main
+from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
+from mteb_hybrid.trainers.metadata import METADATA_FILE
+from mteb_hybrid.trainers.sampler import HybridBatchSampler
+from mteb_hybrid.trainers.tiny_model import build_tiny_model
+from mteb_hybrid.trainers.trainer import train
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "train"
+SMALL = FIXTURES / "parallel_small.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    rows = [json.loads(line) for line in SMALL.read_text().splitlines()]
+    texts = [r["query"] for r in rows] + [r["positive"] for r in rows]
+    return str(build_tiny_model(tmp_path_factory.mktemp("tiny"), texts, vocab_size=300))
+
+
+@pytest.fixture
+def record_steps(monkeypatch):
+    """Record the query token ids of every training step."""
+    steps: list[list[list[int]]] = []
+    original = SentenceTransformerTrainer.training_step
+
+    def recording(self, model, inputs, *args, **kwargs):
+        steps.append(inputs["query_input_ids"].tolist())
+        return original(self, model, inputs, *args, **kwargs)
+
+    monkeypatch.setattr(SentenceTransformerTrainer, "training_step", recording)
+    return steps
+
+
+def config(tiny_model: str, output: Path, **overrides) -> TrainConfig:
+    settings = dict(
+        base_model=tiny_model, train_data=[str(SMALL)], output_dir=str(output), batch_size=4,
+        max_steps=6, max_seq_length=32, logging_steps=2, learning_rate=1e-3,
+    )  # fmt: skip
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_train_writes_a_loadable_model_with_its_record(tiny_model, tmp_path):
+    out = tmp_path / "model"
+    result = train(
+        config(
+            tiny_model, out, prompts=True, save_steps=3, validation_fraction=0.25,
+            eval_steps=3, early_stopping_patience=5, seed=7,
+        )
+    )  # fmt: skip
+    assert result.global_step == 6 and result.best_validation_loss is not None
+
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.prompts == {"query": "Query: ", "document": "Passage: "}
+    assert model.encode(["Wo ist der alte Fluss?"]).shape == (1, 32)
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert meta["base_model"] == tiny_model
+    assert meta["ratio_text"] == "0.5:0.5:0" and meta["ratio"]["cross"] == 0.5
+    assert meta["data"]["train_specs"] == [str(SMALL)]
+    assert meta["data"]["train"]["ids"] == 15 and meta["data"]["validation"]["ids"] == 5
+    assert meta["seed"] == 7 and meta["steps"] == 6
+    assert sum(meta["batch_types"].values()) == 6 and meta["batch_types"]["multi"] == 0
+    card = (out / "README.md").read_text()
+    assert "## mteb-hybrid training" in card and "0.5:0.5:0" in card and "| seed | 7 |" in card
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-3", "checkpoint-6",
+    ]  # fmt: skip
+
+
+def test_early_stopping_stops_without_improvement(tiny_model, tmp_path):
+    # with a threshold no loss change can beat, the second evaluation counts as no improvement
+    result = train(
+        config(
+            tiny_model, tmp_path / "early", max_steps=12, validation_fraction=0.25,
+            eval_steps=2, early_stopping_patience=1, early_stopping_threshold=100.0,
+        )
+    )  # fmt: skip
+    assert result.global_step == 4
+    meta = json.loads((tmp_path / "early" / METADATA_FILE).read_text())
+    assert meta["steps"] == 4 and meta["best_validation_loss"] == result.best_validation_loss
+
+
+def test_resume_replays_the_same_batches_and_weights(tiny_model, tmp_path, record_steps):
+    full = train(config(tiny_model, tmp_path / "full", save_steps=3))
+    uninterrupted = list(record_steps)
+    record_steps.clear()
+
+    from transformers import TrainerCallback
+
+    class StopAt3(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                control.should_training_stop = True
+
+    train(config(tiny_model, tmp_path / "part", save_steps=3), callbacks=[StopAt3()])
+    assert record_steps == uninterrupted[:3]
+    record_steps.clear()
+    resumed = train(config(tiny_model, tmp_path / "part", save_steps=3, resume="latest"))
+    assert resumed.global_step == full.global_step == 6
+    assert record_steps == uninterrupted[3:]  # the sampler replays steps 4..6 exactly
+
+    a = SentenceTransformer(str(tmp_path / "full"), device="cpu").state_dict()
+    b = SentenceTransformer(str(tmp_path / "part"), device="cpu").state_dict()
+    for name, tensor in a.items():
+        torch.testing.assert_close(tensor, b[name], rtol=1e-5, atol=1e-6)
+    meta = json.loads((tmp_path / "part" / METADATA_FILE).read_text())
+    assert meta["resumed_from"].endswith("checkpoint-3")
+
+
+def test_resume_refuses_changed_settings_and_fresh_runs_refuse_old_checkpoints(
+    tiny_model, tmp_path
+):
+    out = tmp_path / "run"
+    train(config(tiny_model, out, max_steps=2, save_steps=2))
+    with pytest.raises(TrainConfigError, match="ratio was '0.5:0.5:0'"):
+        train(config(tiny_model, out, max_steps=4, ratio="1:0:0", resume="latest"))
+    with pytest.raises(TrainConfigError, match="already has checkpoints"):
+        train(config(tiny_model, out, max_steps=4))
+
+
+def test_each_epoch_gets_a_new_order(tiny_model, tmp_path, record_steps, monkeypatch):
+    epochs_set: list[int] = []
+    original = HybridBatchSampler.set_epoch
+
+    def spy(self, epoch):
+        epochs_set.append(epoch)
+        original(self, epoch)
+
+    monkeypatch.setattr(HybridBatchSampler, "set_epoch", spy)
+    # 60 rows // 8 = 7 steps per epoch
+    result = train(config(tiny_model, tmp_path / "e", max_steps=None, epochs=2, batch_size=8))
+    assert result.global_step == 14 and 1 in epochs_set
+    assert len(record_steps) == 14
+    assert record_steps[:7] != record_steps[7:]
+
+
+def test_cached_loss_and_gradient_checkpointing(tiny_model, tmp_path):
+    result = train(
+        config(
+            tiny_model, tmp_path / "c", max_steps=2, loss="cached-mnrl", mini_batch_size=2,
+            gradient_checkpointing=True, ratio="0:0:1",
+        )
+    )  # fmt: skip
+    assert result.global_step == 2 and result.train_loss > 0
+    meta = json.loads((tmp_path / "c" / METADATA_FILE).read_text())
+    assert meta["loss"] == "cached-mnrl" and meta["batch_types"] == {
+        "mono": 0, "cross": 0, "multi": 2,
+    }  # fmt: skip
+
+
+def test_config_errors(tiny_model, tmp_path):
+    with pytest.raises(TrainConfigError, match="three numbers"):
+        config(tiny_model, tmp_path, ratio="0.5:0.5")
+    with pytest.raises(TrainConfigError, match="needs --validation-data"):
+        config(tiny_model, tmp_path, early_stopping_patience=2)
+    if not torch.cuda.is_available():
+        with pytest.raises(TrainConfigError, match="needs a CUDA GPU"):
+            train(config(tiny_model, tmp_path / "bf16", precision="bf16"))
+    with pytest.raises(TrainConfigError, match="mono batches need a language with at least 64"):
+        train(config(tiny_model, tmp_path / "big", batch_size=64))
+
+
+def test_cli_trains_and_reports_bad_input_in_one_line(tiny_model, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cli-model"
+    args = [
+        "train", "--base-model", tiny_model, "--train-data", str(SMALL), "--ratio",
+        "0.4:0.4:0.2", "--output", str(out), "--max-steps", "2", "--batch-size", "4",
+        "--max-seq-length", "32", "--seed", "3", "--language-sampling", "proportional",
+    ]  # fmt: skip
+    result = runner.invoke(cli_main, args)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / METADATA_FILE).read_text())
+    assert meta["ratio_text"] == "0.4:0.4:0.2" and meta["seed"] == 3
+    assert meta["language_sampling"] == "proportional"
+
+    bad = tmp_path / "bad.jsonl"
+    lines = SMALL.read_text().splitlines()
+    lines[2] = lines[2].replace('"lang": "sw"', '"lang": "swahili"')
+    bad.write_text("\n".join(lines) + "\n")
+    result = runner.invoke(cli_main, [*args[:4], str(bad), "--output", str(tmp_path / "x")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: {bad}: line 3: field 'lang' has unknown language code 'swahili'; use one of "
+        + result.output.split("use one of ")[1].strip()
+    ]
+
+
+def test_cli_resume_option_forms():
+    from mteb_hybrid.trainers.cli import train as command
+
+    base = ["--base-model", "m", "--train-data", "d", "--output", "o"]
+    parse = lambda extra: command.make_context("train", [*base, *extra]).params  # noqa: E731
+    assert parse([])["resume"] is None
+    assert parse(["--resume"])["resume"] == "latest"
+    assert parse(["--resume", "--seed", "2"])["resume"] == "latest"
+    assert parse(["--resume=latest"])["resume"] == "latest"
+    assert parse(["--resume", "o/checkpoints/checkpoint-9"])["resume"].endswith("checkpoint-9")
+
+
+def test_cli_module_import_stays_light():
+    code = (
+        "import sys, mteb_hybrid.trainers.cli, mteb_hybrid.trainers; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'datasets') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
