@@ -91,6 +91,23 @@ def find_local(relpath: str, data_dir: str | os.PathLike[str] | None = None) -> 
     return None
 
 
+def hub_source(repo: str, data_dir: str | os.PathLike[str] | None = None) -> tuple[str, bool]:
+    """``(local mirror folder or repo id, is_local)`` for a Hugging Face dataset repository.
+
+    A mirror of the repository at ``<data folder>/<repo>`` wins; otherwise the Hub is used, unless
+    the Hub is offline, which is a one-line error saying where the mirror was looked for.
+    """
+    local = find_local(repo, data_dir)
+    if local is not None and local.is_dir():
+        return str(local), True
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise DataFileError(
+            f"{repo}: no local mirror found (looked for <folder>/{repo} in {DATA_ENV}) and the "
+            f"Hub is offline; set {DATA_ENV} to a folder holding {repo}/ or go online"
+        )
+    return repo, False
+
+
 def verify(path: Path, remote: RemoteFile) -> None:
     """Raise :class:`DataFileError` unless ``path`` has the expected checksum.
 

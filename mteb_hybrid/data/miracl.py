@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mteb_hybrid.data.download import DATA_ENV, DataFileError, find_local
+from mteb_hybrid.data.download import DataFileError, hub_source
 
 logger = logging.getLogger(__name__)
 
@@ -61,19 +61,6 @@ def repo_for(corpus: str) -> tuple[str, str]:
     if corpus not in MIRACL_REPOS:
         raise ValueError(f"unknown MIRACL corpus {corpus!r}: use one of {', '.join(MIRACL_REPOS)}")
     return MIRACL_REPOS[corpus]
-
-
-def miracl_source(repo: str, data_dir: str | os.PathLike[str] | None = None) -> tuple[str, bool]:
-    """``(local mirror folder or repo id, is_local)``."""
-    local = find_local(repo, data_dir)
-    if local is not None and local.is_dir():
-        return str(local), True
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise DataFileError(
-            f"{repo}: no local mirror found (looked for <folder>/{repo} in {DATA_ENV}) and the "
-            f"Hub is offline; set {DATA_ENV} to a folder holding {repo}/ or go online"
-        )
-    return repo, False
 
 
 def _read_config(
@@ -189,5 +176,5 @@ def load_miracl(
             f"MIRACL has no language {', '.join(unknown)}: "
             f"use some of {', '.join(MIRACL_LANGUAGES)}"
         )
-    source, local = miracl_source(repo, data_dir)
+    source, local = hub_source(repo, data_dir)
     return {lang: load_language(lang, source, local=local, revision=revision) for lang in langs}

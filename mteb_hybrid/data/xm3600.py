@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mteb_hybrid.data.download import (
-    DATA_ENV,
     DataFileError,
     RemoteFile,
     fetch,
     find_local,
+    hub_source,
     local_verification_enabled,
     verify,
 )
@@ -228,19 +228,6 @@ def load_official(
 
 
 # -- Hugging Face layout ---------------------------------------------------------------------------
-def hf_source(repo: str, data_dir: str | os.PathLike[str] | None = None) -> tuple[str, bool]:
-    """``(local mirror folder or repo id, is_local)`` for a Hugging Face copy."""
-    local = find_local(repo, data_dir)
-    if local is not None and local.is_dir():
-        return str(local), True
-    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise DataFileError(
-            f"{repo}: no local mirror found (looked for <folder>/{repo} in {DATA_ENV}) and the "
-            f"Hub is offline; set {DATA_ENV} to a folder holding {repo}/ or go online"
-        )
-    return repo, False
-
-
 def read_hf_splits(
     source: str, languages: Sequence[str], *, local: bool, revision: str | None = None
 ) -> dict[str, list[dict]]:
@@ -288,7 +275,7 @@ def load_hf(
 ) -> XM3600Captions:
     """Captions of ``languages`` from a Hugging Face copy (local mirror, else the Hub)."""
     langs = check_languages(languages)
-    source, local = hf_source(repo, data_dir)
+    source, local = hub_source(repo, data_dir)
     revision = revision or HF_REPOS.get(repo)
     order: dict[str, int] = {}
     locales: dict[str, str] = {}
