@@ -144,7 +144,8 @@ def plot_ternary(
                 textcoords="offset points",
                 ha="center",
                 fontsize=8,
-                xytext=(0, -12 if cy == 0 else 5),
+                # the top corner's name sits above its value label
+                xytext=(0, -12 if cy == 0 else 17),
             )
         if points:
             ratios = np.array([p[0] for p in points], dtype=np.float64)
@@ -166,6 +167,9 @@ def plot_ternary(
             fig.colorbar(scatter, ax=ax, shrink=0.7)
         ax.set_title(column.label)
         ax.set_aspect("equal")
+        # room inside the axes for the corner names and value labels, clear of the title
+        ax.set_xlim(-0.12, 1.12)
+        ax.set_ylim(-0.12, math.sqrt(3) / 2 + 0.22)
         ax.axis("off")
     for ax in list(axes.flat)[len(chosen) :]:
         ax.axis("off")
