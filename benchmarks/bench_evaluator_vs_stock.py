@@ -67,28 +67,18 @@ def run_stock(args: argparse.Namespace) -> dict[str, Any]:
     """Evaluate every subset with mteb's own retrieval path, one corpus per subset."""
     import mteb
     from mteb.abstasks.retrieval import AbsTaskRetrieval
-    from mteb.abstasks.task_metadata import TaskMetadata
+
+    from mteb_hybrid.tasks import XQuADRRetrieval
 
     class StockSubset(AbsTaskRetrieval):
-        metadata = TaskMetadata(
-            name="XQuADRStockSubset",
-            description="One XQuAD-R subset through mteb's stock retrieval evaluator.",
-            reference="https://github.com/google-research-datasets/lareqa",
-            dataset={"path": "google-research-datasets/lareqa", "revision": "9bc8c7f"},
-            type="Retrieval",
-            category="t2t",
-            modalities=["text"],
-            eval_splits=["test"],
-            eval_langs=["eng-Latn"],
-            main_score="ndcg_at_10",
-            date=("2019-10-01", "2020-04-30"),
-            domains=["Encyclopaedic", "Written"],
-            task_subtypes=["Question answering"],
-            license="cc-by-sa-4.0",
-            annotations_creators="human-annotated",
-            dialect=[],
-            sample_creation="human-translated",
-            bibtex_citation="",
+        # XQuAD-R's own metadata, as one single-subset task scored by mteb's stock evaluator
+        metadata = XQuADRRetrieval.metadata.model_copy(
+            update={
+                "name": "XQuADRStockSubset",
+                "description": "One XQuAD-R subset through mteb's stock retrieval evaluator.",
+                "eval_langs": ["eng-Latn"],
+                "main_score": "ndcg_at_10",
+            }
         )
 
     model = mteb.get_model(args.model)
