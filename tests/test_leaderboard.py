@@ -381,3 +381,36 @@ def test_stock_mteb_task_results(tmp_path) -> None:
     assert table.cell(row, "ndcg_at_10_mono").ci is None
     assert any("no per-query sidecars" in w for w in table.warnings)
     assert "31.00" in render(board, "md")
+
+
+def test_sweep_provenance_lists_every_invocation() -> None:
+    from mteb_hybrid.leaderboard.export import sweep_provenance_lines
+
+    info = {
+        "command": "mteb-hybrid sweep --seeds 0,1",
+        "wall_time_s": 4908.0,
+        "runs_done": 11,
+        "device": "cpu (2 cores)",
+        "invocations": [
+            {
+                "command": "mteb-hybrid sweep --seeds 0",
+                "started": "T1",
+                "elapsed_s": 3629.8,
+                "finished": True,
+            },
+            {
+                "command": "mteb-hybrid sweep --seeds 0,1",
+                "started": "T2",
+                "elapsed_s": 90.0,
+                "finished": False,
+            },
+        ],
+    }
+    lines = sweep_provenance_lines("demo", info)
+    assert lines[0] == "Sweep `demo`: `mteb-hybrid sweep --seeds 0,1`"
+    assert lines[1] == "Sweep `demo` wall time: 81.8 min (11 runs done, device cpu (2 cores))."
+    assert "run 2 times" in lines[2]
+    assert "(1) T1, 60.5 min: `mteb-hybrid sweep --seeds 0`" in lines[2]
+    assert "(2) T2, 1.5 min, interrupted: `mteb-hybrid sweep --seeds 0,1`" in lines[2]
+    info["invocations"] = info["invocations"][:1]
+    assert len(sweep_provenance_lines("demo", info)) == 2  # one invocation: nothing more to say

@@ -179,13 +179,35 @@ def _header_lines(board: Leaderboard) -> list[str]:
     if board.metadata.get("command"):
         lines.append(f"Table: `{board.metadata['command']}`")
     for name, info in board.metadata.get("sweeps", {}).items():
-        if info.get("command"):
-            lines.append(f"Sweep `{name}`: `{info['command']}`")
-        if info.get("wall_time_s") is not None:
-            lines.append(
-                f"Sweep `{name}` wall time: {info['wall_time_s'] / 60:.1f} min "
-                f"({info.get('runs_done', '?')} runs done, device {info.get('device', '?')})."
+        lines.extend(sweep_provenance_lines(name, info))
+    return lines
+
+
+def sweep_provenance_lines(name: str, info: dict[str, Any]) -> list[str]:
+    """What produced a sweep (its ``sweep.json``): the command, the summed run time and, when the
+    sweep was run more than once (resumed or extended), every invocation with its own wall time."""
+    lines = []
+    if info.get("command"):
+        lines.append(f"Sweep `{name}`: `{info['command']}`")
+    if info.get("wall_time_s") is not None:
+        lines.append(
+            f"Sweep `{name}` wall time: {info['wall_time_s'] / 60:.1f} min "
+            f"({info.get('runs_done', '?')} runs done, device {info.get('device', '?')})."
+        )
+    invocations = info.get("invocations") or []
+    if len(invocations) > 1:
+        parts = []
+        for number, run in enumerate(invocations, 1):
+            elapsed = run.get("elapsed_s")
+            took = f"{elapsed / 60:.1f} min" if elapsed is not None else "time unknown"
+            state = "" if run.get("finished") else ", interrupted"
+            parts.append(
+                f"({number}) {run.get('started', '?')}, {took}{state}: `{run.get('command', '?')}`"
             )
+        lines.append(
+            f"Sweep `{name}` was run {len(invocations)} times (a rerun resumes the sweep and adds "
+            f"what is missing): {'; '.join(parts)}."
+        )
     return lines
 
 
