@@ -170,16 +170,11 @@ def sweep_lock(output: Path) -> Iterator[None]:
 
 def package_versions() -> dict[str, Any]:
     """Python, platform, package versions and the git commit of the source tree."""
-    from importlib.metadata import PackageNotFoundError, version
+    from mteb_hybrid.provenance import package_versions as installed
 
-    out: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
-    for name in VERSION_PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = None
-    out["git"] = _git_state()
-    return out
+    versions = installed(VERSION_PACKAGES, keep_missing=True)
+    python = versions.pop("python")
+    return {"python": python, "platform": platform.platform(), **versions, "git": _git_state()}
 
 
 def _git_state() -> str | None:

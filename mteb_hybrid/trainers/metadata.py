@@ -8,7 +8,6 @@ seed, steps, the batch types the run drew, every setting and the losses; the mod
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections import Counter
 from pathlib import Path
@@ -31,16 +30,12 @@ def batch_types_drawn(sampler: Any, global_steps: int) -> dict[str, int]:
     return {kind: counts.get(kind, 0) for kind in ("mono", "cross", "multi")}
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
+def _versions() -> dict[str, str | None]:
+    from mteb_hybrid.provenance import package_versions
 
-    out = {"python": platform.python_version()}
-    for name in ("mteb-hybrid", "sentence-transformers", "transformers", "torch"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
+    return package_versions(
+        ("mteb-hybrid", "sentence-transformers", "transformers", "torch"), keep_missing=False
+    )
 
 
 def _card_section(meta: dict[str, Any]) -> str:
