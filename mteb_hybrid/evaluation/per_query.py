@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from mteb_hybrid.evaluation.evaluator import SubsetResult
+if TYPE_CHECKING:  # the leaderboard reads sidecars without loading the evaluator
+    from mteb_hybrid.evaluation.evaluator import SubsetResult
 
 SUFFIX = ".per_query.npz"
 

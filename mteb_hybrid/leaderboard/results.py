@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from mteb_hybrid.evaluation.per_query import load_per_query, per_query_path
 from mteb_hybrid.sweep.plan import Ratio, normalise, parse_run_name
 
 SETTINGS = ("mono", "cross", "multi")
 POOLED = "all"
-SIDECAR_SUFFIX = ".per_query.npz"
 NON_RESULT_FILES = {"model_meta.json", "run.json", "sweep.json"}
 TRAINING_METADATA = "mteb_hybrid_training.json"
 # mteb's names for our metrics in stock retrieval tasks
@@ -121,9 +121,9 @@ class ResultSet:
         key = (run, task)
         if key not in self._per_query:
             path = self.runs[run].result_files.get(task)
-            sidecar = None if path is None else sidecar_path(path)
+            sidecar = None if path is None else per_query_path(path)
             self._per_query[key] = (
-                load_sidecar(sidecar) if sidecar is not None and sidecar.is_file() else None
+                load_per_query(sidecar) if sidecar is not None and sidecar.is_file() else None
             )
         return self._per_query[key]
 
@@ -144,21 +144,6 @@ class ResultSet:
                     "metric": metric,
                     "value": value,
                 }
-
-
-def sidecar_path(result_json: Path) -> Path:
-    """``XQuADRRetrieval.json`` -> ``XQuADRRetrieval.per_query.npz``."""
-    return result_json.with_name(result_json.name.removesuffix(".json") + SIDECAR_SUFFIX)
-
-
-def load_sidecar(path: Path) -> dict[str, dict[str, np.ndarray]]:
-    """Read a per-query sidecar (see :mod:`mteb_hybrid.evaluation.per_query`)."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    with np.load(path) as data:
-        for key in data.files:
-            subset, name = key.rsplit("/", 1)
-            out.setdefault(subset, {})[name] = data[key]
-    return out
 
 
 def _to_iso3(code: str) -> str:
