@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
+from mteb_hybrid.data.flores import FLORES_LANGUAGES, FLORES_LOW_RESOURCE, STAND_INS
 from mteb_hybrid.data.languages import iso3
 from mteb_hybrid.data.lareqa import MLQA_R_SHA256, XQUAD_R_SHA256
 from mteb_hybrid.data.miracl import MIRACL_LANGUAGES
@@ -25,6 +26,7 @@ TASK_LANGUAGES: dict[str, tuple[str, ...]] = {
     "MLQARRetrieval": tuple(sorted(MLQA_R_SHA256)),
     "XM3600Retrieval": XM3600_LANGUAGES,
     "MIRACLMultilingualRetrieval": MIRACL_LANGUAGES,
+    "FloresRetrieval": FLORES_LANGUAGES,
 }
 # task name -> {group: languages (dataset codes)}; tasks not listed have one group, "all".
 TASK_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -32,9 +34,21 @@ TASK_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "low-resource": XM3600_LOW_RESOURCE,
         "high-resource": tuple(x for x in XM3600_LANGUAGES if x not in XM3600_LOW_RESOURCE),
     },
+    # the XM3600 groups on FLORES text; quy (Ayacucho) stands in for XM3600's quz (Cusco)
+    "FloresRetrieval": {
+        "low-resource": FLORES_LOW_RESOURCE,
+        "high-resource": tuple(x for x in FLORES_LANGUAGES if x not in FLORES_LOW_RESOURCE),
+    },
+}
+# task name -> {language here: the XM3600 language it stands in for} (ISO 639-3)
+STAND_IN_LANGUAGES: dict[str, dict[str, str]] = {
+    "FloresRetrieval": {iso3(code): iso3(other) for code, other in STAND_INS.items()},
 }
 # groups whose difference is reported as the gap: (better-resourced group, the other)
-GAP_GROUPS: dict[str, tuple[str, str]] = {"XM3600Retrieval": ("high-resource", "low-resource")}
+GAP_GROUPS: dict[str, tuple[str, str]] = {
+    "XM3600Retrieval": ("high-resource", "low-resource"),
+    "FloresRetrieval": ("high-resource", "low-resource"),
+}
 # training data names accepted by ``unseen_when_trained_on`` besides task names
 TRAINING_ALIASES: dict[str, str] = {"xquad-r": "XQuADRRetrieval", "mlqa-r": "MLQARRetrieval"}
 

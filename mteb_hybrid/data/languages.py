@@ -29,6 +29,7 @@ LANGUAGES: dict[str, tuple[str, str]] = {
     "no": ("nob", "Latn"),
     "pl": ("pol", "Latn"),
     "pt": ("por", "Latn"),
+    "quy": ("quy", "Latn"),  # Ayacucho Quechua (FLORES-200), stand-in for quz
     "quz": ("quz", "Latn"),
     "ro": ("ron", "Latn"),
     "ru": ("rus", "Cyrl"),

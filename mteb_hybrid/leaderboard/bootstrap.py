@@ -30,7 +30,9 @@ import numpy as np
 
 RESAMPLE_UNITS = ("auto", "item", "query", "subset")
 # tasks whose query ids are parallel across languages ("<lang>-<item>"): "auto" uses "item"
-PARALLEL_TASKS = frozenset({"XQuADRRetrieval", "MLQARRetrieval", "XM3600Retrieval"})
+PARALLEL_TASKS = frozenset(
+    {"XQuADRRetrieval", "MLQARRetrieval", "XM3600Retrieval", "FloresRetrieval"}
+)
 _PREFIX = re.compile(r"^([a-z]{2,3})-(.+)$")
 _CAPTION_INDEX = re.compile(r"-\d+$")
 

@@ -5,15 +5,23 @@
 
 from __future__ import annotations
 
+from mteb_hybrid.tasks.flores import FloresRetrieval
 from mteb_hybrid.tasks.miracl import MIRACLMultilingualRetrieval
 from mteb_hybrid.tasks.mlqa_r import MLQARRetrieval
 from mteb_hybrid.tasks.xm3600 import XM3600Retrieval
 from mteb_hybrid.tasks.xquad_r import XQuADRRetrieval
 
-TASKS = (XQuADRRetrieval, MLQARRetrieval, XM3600Retrieval, MIRACLMultilingualRetrieval)
+TASKS = (
+    XQuADRRetrieval,
+    MLQARRetrieval,
+    XM3600Retrieval,
+    MIRACLMultilingualRetrieval,
+    FloresRetrieval,
+)
 
 __all__ = [
     "TASKS",
+    "FloresRetrieval",
     "MIRACLMultilingualRetrieval",
     "MLQARRetrieval",
     "XM3600Retrieval",

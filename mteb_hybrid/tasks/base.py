@@ -135,12 +135,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
-        if unknown:
-            raise ValueError(
-                f"{self.metadata.name} has no language {', '.join(unknown)}: "
-                f"use some of {', '.join(self.LANGUAGES)}"
-            )
+        languages = self.resolve_languages(languages)
         self.collection_languages = list(languages) if languages else list(self.LANGUAGES)
         if languages:
             self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
@@ -156,8 +151,21 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         self._results_key: tuple | None = None
         self.encoding_counts: dict[str, int] = {}
 
+    def resolve_languages(self, languages: list[str] | None) -> list[str] | None:
+        """The collection's language codes for a ``languages=`` argument (``None``: all).
+
+        Unknown codes are a one-line error; tasks that accept other spellings override this.
+        """
+        unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
+        if unknown:
+            raise ValueError(
+                f"{self.metadata.name} has no language {', '.join(unknown)}: "
+                f"use some of {', '.join(self.LANGUAGES)}"
+            )
+        return languages
+
     def _covers(self, hf_subset: str) -> bool:
-        subset = parse_subset_name(hf_subset)
+        subset = self.subset(hf_subset)
         return subset.query_lang in self.collection_languages and (
             subset.corpus_lang == POOLED or subset.corpus_lang in self.collection_languages
         )

@@ -6,7 +6,6 @@ other (independent descriptions, not translations), and a query never retrieves 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,12 +20,12 @@ from mteb_hybrid.data.xm3600 import (
     XM3600Captions,
     load_xm3600,
 )
-from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection
+from mteb_hybrid.evaluation.collection import RetrievalCollection
 from mteb_hybrid.groups import TASK_GROUPS
-from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for, subset_name
+from mteb_hybrid.tasks.base import eval_langs_for, subset_name
+from mteb_hybrid.tasks.pivot import PIVOT, PivotSubsetsTask, matrix_pairs, pivot_pairs
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_XM3600_FULL_MATRIX"
-PIVOT = "en"
 LANGUAGES = list(XM3600_LANGUAGES)
 
 XM3600_CITATION = r"""
@@ -49,20 +48,12 @@ def mono_languages(languages: Sequence[str]) -> list[str]:
 
 def default_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
     """Every mono pair, ``X-eng`` and ``eng-X`` for every X, and every pooled setting."""
-    mono = [(x, x) for x in mono_languages(languages)]
-    cross = []
-    if PIVOT in languages:
-        for x in languages:
-            if x != PIVOT:
-                cross += [(x, PIVOT), (PIVOT, x)]
-    return mono + cross + [(x, POOLED) for x in languages]
+    return pivot_pairs(languages, mono_languages(languages), PIVOT)
 
 
 def full_pairs(languages: Sequence[str]) -> list[tuple[str, str]]:
     """Every mono pair, the full cross-lingual matrix (36 x 35 pairs) and every pooled setting."""
-    mono = [(x, x) for x in mono_languages(languages)]
-    cross = [(x, y) for x in languages for y in languages if x != y]
-    return mono + cross + [(x, POOLED) for x in languages]
+    return matrix_pairs(languages, mono_languages(languages))
 
 
 DEFAULT_SUBSETS = frozenset(subset_name(q, c) for q, c in default_pairs(LANGUAGES))
@@ -112,11 +103,7 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
     return collection
 
 
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-class XM3600Retrieval(MultiSettingRetrievalTask):
+class XM3600Retrieval(PivotSubsetsTask):
     """Caption-to-caption retrieval over XM3600: mono ``eng-eng``, cross ``eng-deu``, pooled.
 
     Args:
@@ -162,47 +149,15 @@ class XM3600Retrieval(MultiSettingRetrievalTask):
         bibtex_citation=XM3600_CITATION,
     )
 
+    DEFAULT_SUBSETS = DEFAULT_SUBSETS
+    FULL_MATRIX_ENV = FULL_MATRIX_ENV
+
     def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        queries_per_language: int | None = None,
-        max_chunk_bytes: int | None = None,
-        languages: list[str] | None = None,
-        full_cross_matrix: bool | None = None,
-        source: str | None = None,
-        hf_repo: str = DEFAULT_HF_REPO,
-        **kwargs: Any,
+        self, *, source: str | None = None, hf_repo: str = DEFAULT_HF_REPO, **kwargs: Any
     ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            queries_per_language=queries_per_language,
-            max_chunk_bytes=max_chunk_bytes,
-            languages=languages,
-            **kwargs,
-        )
-        if full_cross_matrix is None:
-            full_cross_matrix = _truthy(os.environ.get(FULL_MATRIX_ENV))
-        self.full_cross_matrix = full_cross_matrix
+        super().__init__(**kwargs)
         self.source = source
         self.hf_repo = hf_repo
-        self.hf_subsets = [s for s in self.hf_subsets if self._offered(s)]
-
-    def _offered(self, hf_subset: str) -> bool:
-        """Whether a subset is run by default (all of them with ``full_cross_matrix``)."""
-        return self._covers(hf_subset) and (self.full_cross_matrix or hf_subset in DEFAULT_SUBSETS)
-
-    def filter_languages(
-        self,
-        languages: Sequence[str] | None,
-        script: Sequence[str] | None = None,
-        hf_subsets: Sequence[str] | None = None,
-        exclusive_language_filter: bool = False,
-    ) -> XM3600Retrieval:
-        """mteb's language filter, kept to the default subsets unless subsets are named."""
-        super().filter_languages(languages, script, hf_subsets, exclusive_language_filter)
-        if hf_subsets is None:
-            self.hf_subsets = [s for s in self.hf_subsets if self._offered(s)]
-        return self
 
     def build_collection(self) -> RetrievalCollection:
         """All captions of the task's languages (official file or Hugging Face copy)."""
