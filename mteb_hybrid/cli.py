@@ -44,5 +44,59 @@ def main() -> None:
     """Multilingual multi-setting retrieval for MTEB and hybrid-ratio training."""
 
 
+@main.command("coverage")
+@click.option("--model", "-m", required=True, help="Model folder or Hub id (its tokenizer only).")
+@click.option("--task", "-t", required=True, help="One of our tasks, e.g. FloresRetrieval.")
+@click.option(
+    "--languages", "-l", default=None, help="Comma-separated language codes (default: all)."
+)
+@click.option("--split", default=None, help="FloresRetrieval split (train, dev, test).")
+@click.option(
+    "--max-length", type=int, default=None, help="Truncation length (default: the model's)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "csv", "json"]),
+    default="md",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here.")
+def coverage_command(
+    model: str,
+    task: str,
+    languages: str | None,
+    split: str | None,
+    max_length: int | None,
+    fmt: str,
+    output: str | None,
+) -> None:
+    """Tokenizer coverage per language: [UNK] share, tokens per character, truncated texts."""
+    import json
+
+    from mteb_hybrid.coverage import coverage_report, coverage_table
+    from mteb_hybrid.data.download import DataFileError
+
+    options = {"split": split} if split else {}
+    langs = [c.strip() for c in languages.split(",") if c.strip()] if languages else None
+    try:
+        report = coverage_report(model, task, languages=langs, max_length=max_length, **options)
+    except (ValueError, DataFileError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    if fmt == "json":
+        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = coverage_table(report, "github" if fmt == "md" else "tsv") + "\n"
+        if fmt == "csv":
+            text = text.replace("\t", ",")
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
 if __name__ == "__main__":
     main()

@@ -244,3 +244,44 @@ def test_real_minilm_matches_pytrec_eval(shared_data, minilm_path) -> None:
             assert ours.scores["rank_distance"] == pytest.approx(hand, abs=0.05), name
     # an English model: Swahili (Latin script) is retrieved better than Telugu ([UNK]s)
     assert scores["swa-eng"]["map"] > scores["tel-eng"]["map"]
+
+
+def test_training_records_from_sib200(shared_data) -> None:
+    from mteb_hybrid.trainers.data import load_training_data
+    from mteb_hybrid.trainers.sources.spec import iter_spec_records, parse_data_spec
+
+    spec = f"flores:?split=dev&langs=en,sw,quy&data_dir={shared_data}"
+    assert parse_data_spec(spec).kind == "flores"
+    records = list(iter_spec_records(spec))
+    assert len(records) == 3 * 99
+    assert {r.lang for r in records} == {"en", "sw", "quy"}
+    assert all(r.query == r.positive for r in records)
+    by_id: dict[str, set[str]] = {}
+    for r in records:
+        by_id.setdefault(r.id, set()).add(r.lang)
+    assert len(by_id) == 99 and all(langs == {"en", "sw", "quy"} for langs in by_id.values())
+    data = load_training_data([spec], require_cross=True)
+    assert data.num_ids == 99
+    from mteb_hybrid.trainers.records import TrainingDataError
+
+    with pytest.raises(TrainingDataError, match="no split 'validation'"):
+        list(iter_spec_records("flores:?split=validation"))
+
+
+def test_sweep_refuses_training_and_evaluating_one_split(tmp_path) -> None:
+    from mteb_hybrid.sweep.runner import SweepConfig, run_sweep
+
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may run")
+
+    config = SweepConfig(
+        base_model="base",
+        train_data=["flores:?split=test&langs=en,sw"],
+        ratios=[(0.0, 1.0, 0.0)],
+        seeds=[0],
+        tasks=["FloresRetrieval"],
+        output=tmp_path / "sweep",
+    )
+    with pytest.raises(ValueError, match="trained on SIB-200 split 'test'"):
+        run_sweep(config, train_fn=never, evaluate_fn=never)
+    assert not (tmp_path / "sweep").exists()

@@ -28,6 +28,7 @@ SIB200_COMMIT = "593cea88519930f776c1a4a1980b6a35b39dca57"
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 COLUMNS: tuple[str, ...] = ("index_id", "category", "text")
 CHECKSUM_FILE = Path(__file__).with_name("sib200_sha256.txt")
+SPLIT_ENV = "MTEB_HYBRID_FLORES_SPLIT"
 
 # dataset code (the codes XM3600Retrieval uses) -> SIB-200 / FLORES-200 variant, for the 36
 # XM3600 languages. Cusco Quechua (XM3600 ``quz``) has no FLORES text: Ayacucho ``quy`` stands in

@@ -227,6 +227,15 @@ class RunOutcome:
     error: str | None = None
 
 
+def check_no_training_split_evaluated(config: SweepConfig) -> None:
+    """Refuse, in one line, a sweep that trains on a SIB-200 split and evaluates on that split."""
+    if "FloresRetrieval" in config.tasks:
+        from mteb_hybrid.data.flores import SPLIT_ENV, refuse_evaluating_training_split
+
+        split = config.task_options.get("split") or os.environ.get(SPLIT_ENV) or "test"
+        refuse_evaluating_training_split(config.train_data, split, "sweep")
+
+
 def run_sweep(
     config: SweepConfig,
     *,
@@ -246,6 +255,7 @@ def run_sweep(
         from mteb_hybrid.sweep.training import train_run as train_fn
     if evaluate_fn is None:
         from mteb_hybrid.sweep.evaluation import evaluate_model as evaluate_fn
+    check_no_training_split_evaluated(config)
     output = Path(config.output)
     outcomes: list[RunOutcome] = []
     with sweep_lock(output):

@@ -164,6 +164,10 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             )
         return languages
 
+    def language_label(self, code: str) -> str:
+        """The ISO 639-3 label of a collection language in subset names (``"en"`` -> ``"eng"``)."""
+        return iso3(code)
+
     def _covers(self, hf_subset: str) -> bool:
         subset = self.subset(hf_subset)
         return subset.query_lang in self.collection_languages and (

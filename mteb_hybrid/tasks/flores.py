@@ -19,6 +19,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb_hybrid.data.flores import (
     FLORES_LANGUAGES,
     SIB200_COMMIT,
+    SPLIT_ENV,
     check_split,
     dataset_code,
     label,
@@ -34,7 +35,6 @@ from mteb_hybrid.tasks.base import POOLED_SUBSET_SUFFIX, eval_langs_for, subset_
 from mteb_hybrid.tasks.pivot import PivotSubsetsTask, matrix_pairs, pivot_pairs
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_FLORES_FULL_MATRIX"
-SPLIT_ENV = "MTEB_HYBRID_FLORES_SPLIT"
 LANGUAGES = list(FLORES_LANGUAGES)
 DEFAULT_SUBSETS = frozenset(subset_name(q, c) for q, c in pivot_pairs(LANGUAGES, mono=()))
 
@@ -192,6 +192,11 @@ class FloresRetrieval(PivotSubsetsTask):
             labels[name] = code
         self._labels = labels
         return codes
+
+    def language_label(self, code: str) -> str:
+        """Subset label of a language: ISO 639-3 as XM3600 uses it (``"fa"`` -> ``"fas"``),
+        ``"quy"`` for Quechua, the FLORES language part for other variants (``"yor"``)."""
+        return self._label_of(code)
 
     @staticmethod
     def _label_of(code: str) -> str:

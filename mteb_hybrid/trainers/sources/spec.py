@@ -4,6 +4,9 @@ Kinds and their options:
 
 - ``lareqa:<folder or xquad-r / mlqa-r>`` with ``target=sentence|paragraph``, ``langs=en,de``,
   ``data_dir=<folder>`` (for the named datasets; else ``$MTEB_HYBRID_DATA``, cache, download).
+- ``flores:`` (SIB-200 / FLORES-200 sentences as translation pairs) with ``split=train|dev|test``
+  (default ``train``), ``langs=en,sw,quy`` (default: the 36 XM3600 languages), ``data_dir=``.
+  A model trained on a split is never evaluated on that split (``FloresRetrieval`` refuses it).
 - ``jsonl:<file or folder>``, ``parquet:<file or folder>``.
 - ``mmarco:[<hf:// URL or local folder>]`` with ``langs=``, ``max_ids=`` (default 100000,
   ``all`` for every query), ``translation=google|helsinki``, ``revision=``,
@@ -23,9 +26,10 @@ from urllib.parse import parse_qsl
 from mteb_hybrid.data.lareqa import DATASETS
 from mteb_hybrid.trainers.records import TrainingDataError, TrainingRecord
 
-KINDS = ("lareqa", "jsonl", "parquet", "mmarco")
+KINDS = ("lareqa", "flores", "jsonl", "parquet", "mmarco")
 OPTIONS = {
     "lareqa": {"target", "langs", "data_dir"},
+    "flores": {"split", "langs", "data_dir"},
     "jsonl": set(),
     "parquet": set(),
     "mmarco": {"langs", "max_ids", "translation", "revision", "negatives"},
@@ -75,6 +79,8 @@ def parse_data_spec(spec: str) -> DataSpec:
         raise TrainingDataError("empty --train-data spec")
     body, _, query = text.partition("?")
     kind, sep, location = body.partition(":")
+    if body == "flores":
+        kind, sep, location = "flores", ":", ""
     if not sep or kind not in KINDS:
         kind, location = "", body
     options = dict(parse_qsl(query, keep_blank_values=True)) if query else {}
@@ -113,6 +119,18 @@ def iter_spec_records(spec: str | DataSpec) -> Iterator[TrainingRecord]:
         yield from iter_lareqa_records(
             parsed.location,
             target=options.get("target", "sentence"),
+            languages=_langs(options),
+            data_dir=options.get("data_dir"),
+        )
+    elif parsed.kind == "flores":
+        from mteb_hybrid.trainers.sources.flores import iter_flores_records
+
+        if parsed.location:
+            raise TrainingDataError(
+                f"{parsed}: flores takes no location, only options (flores:?split=train&langs=...)"
+            )
+        yield from iter_flores_records(
+            split=options.get("split", "train"),
             languages=_langs(options),
             data_dir=options.get("data_dir"),
         )
