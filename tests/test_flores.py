@@ -135,7 +135,7 @@ def test_collection_relevance_is_translations_never_itself(fixture_task) -> None
 
 
 def test_exact_scores_equal_pytrec_eval_on_the_fixture(fixture_task) -> None:
-    """Integer embeddings: every subset equals pytrec_eval (ties included) and hand rank distance."""
+    """Integer embeddings: every subset equals pytrec_eval (ties included), rank distance too."""
     encoder = HashingEncoder()
     fixture_task.evaluate(encoder, "test", encode_kwargs={"batch_size": 8})
     col = fixture_task.collection
