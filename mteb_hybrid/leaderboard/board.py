@@ -125,6 +125,8 @@ class Leaderboard:
     language_tables: list[Table] = field(default_factory=list)
     pair_matrices: list[PairMatrix] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    # task -> tokenizer coverage report, shown beside the task's per-language tables
+    coverage: dict[str, dict] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -286,6 +288,7 @@ def build_leaderboard(
         baseline=next((r.label for r in rows if r.is_baseline), None),
         sources={k: str(v) for k, v in result.sources.items()},
         metadata={"sweeps": dict(result.sweeps)} if result.sweeps else {},
+        coverage={t: r for t, r in result.coverage.items() if t in chosen_tasks},
     )
     for task in chosen_tasks:
         scores = result.select(task, split)

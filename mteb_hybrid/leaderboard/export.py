@@ -241,12 +241,29 @@ def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
                 headers, body = table_body(extra, lambda c, col: format_cell(c, col, interval))
                 title = f"{table.task}: per language ({label}, mean over every setting)"
                 out.append(Section(3, title, headers, body, []))
+        if table.task in board.coverage:
+            out.append(coverage_section(board.coverage[table.task]))
         for matrix in board.pair_matrices:
             if matrix.task == table.task and matrix.split == table.split:
                 label = METRIC_LABELS.get(matrix.metric, matrix.metric)
                 title = f"{table.task}: language pairs of {matrix.row} ({label} x100)"
                 out.append(Section(3, title, *pair_body(matrix), []))
     return out
+
+
+def coverage_section(report: dict[str, Any]) -> Section:
+    """The tokenizer coverage of a task's languages (see :mod:`mteb_hybrid.coverage`)."""
+    from mteb_hybrid.coverage import coverage_rows
+
+    headers, body = coverage_rows(report)
+    model = str(report["model"])
+    title = f"{report['task']}: tokenizer coverage of {model}"
+    note = (
+        "Share of [UNK] tokens, tokens per character and share of texts cut at "
+        f"{report['max_length']} tokens, over the task's distinct texts: where the tokenizer "
+        "cannot see a language, no training ratio can help it."
+    )
+    return Section(3, title, headers, body, [note])
 
 
 def to_markdown(board: Leaderboard, interval: str = "pm") -> str:
@@ -386,6 +403,7 @@ def to_json(board: Leaderboard) -> str:
             }
             for m in board.pair_matrices
         ],
+        "coverage": board.coverage,
     }
     return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 

@@ -99,6 +99,8 @@ class ResultSet:
     scores: list[SubsetScores] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)
     sweeps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # task -> tokenizer coverage report (mteb_hybrid.coverage), from <folder>/coverage/*.json
+    coverage: dict[str, dict[str, Any]] = field(default_factory=dict)
     _per_query: dict[tuple[RunKey, str], dict[str, dict[str, np.ndarray]] | None] = field(
         default_factory=dict, repr=False
     )
@@ -275,6 +277,10 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
             info = read_json(path / "sweep.json")
             if isinstance(info, dict):
                 result.sweeps[label] = info
+        if path.is_dir():
+            from mteb_hybrid.coverage import read_coverage_reports
+
+            result.coverage.update(read_coverage_reports(path))
         found = 0
         for file in _result_files(path):
             data = read_json(file)

@@ -236,6 +236,32 @@ def check_no_training_split_evaluated(config: SweepConfig) -> None:
         refuse_evaluating_training_split(config.train_data, split, "sweep")
 
 
+def write_coverage_reports(config: SweepConfig, echo: Callable[[str], None] = print) -> None:
+    """The base model's tokenizer coverage of each of our tasks, once, for the leaderboard
+    (``<output>/coverage/<Task>.json``); a failure is reported and the sweep goes on."""
+    from mteb_hybrid.coverage import COVERAGE_DIR, coverage_report, write_coverage_report
+    from mteb_hybrid.groups import TASK_LANGUAGES
+
+    for task in config.tasks:
+        if task not in TASK_LANGUAGES or (config.output / COVERAGE_DIR / f"{task}.json").is_file():
+            continue
+        options = dict(config.task_options)
+        options.pop("queries_per_language", None)
+        languages = [c for c in options.pop("languages", None) or () if c in TASK_LANGUAGES[task]]
+        try:
+            report = coverage_report(
+                config.base_model,
+                task,
+                languages=languages or None,
+                max_length=config.train_options.get("max_seq_length"),
+                **options,
+            )
+        except Exception as error:  # noqa: BLE001 - coverage is an extra, never a blocker
+            echo(f"  tokenizer coverage of {task} not measured: {error}")
+            continue
+        echo(f"  tokenizer coverage of {task}: {write_coverage_report(config.output, report)}")
+
+
 def run_sweep(
     config: SweepConfig,
     *,
@@ -251,6 +277,7 @@ def run_sweep(
     :func:`mteb_hybrid.sweep.evaluation.evaluate_model` (tests). ``keep_going``: a failed run is
     recorded and the next one starts (default: stop at the first failure).
     """
+    measure_coverage = evaluate_fn is None
     if train_fn is None:
         from mteb_hybrid.sweep.training import train_run as train_fn
     if evaluate_fn is None:
@@ -264,6 +291,8 @@ def run_sweep(
         versions = package_versions()
         started = time.time()
         _update_sweep_file(config, command, versions, started=started)
+        if measure_coverage:
+            write_coverage_reports(config, echo)
         for index, spec in enumerate(runs, start=1):
             echo(f"[{index}/{len(runs)}] {spec.run_id}")
             try:
