@@ -1,7 +1,8 @@
 """Two processes under ``torchrun --nproc_per_node 2`` (gloo, CPU), standing in for multi-GPU.
 
 Both ranks must plan the same batches; at every step the two per-rank batches must together be
-exactly the global batch the sampler predicts (one type, one mono language, no shared id).
+exactly the global batch the sampler predicts (one type, one mono language, no shared id); the
+global batch types counted from what the ranks trained on equal the ratio (exact schedule).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 from mteb_hybrid.trainers.data import load_training_data
@@ -55,12 +57,13 @@ def test_two_process_gloo_run_agrees_with_the_plan(tmp_path):
     # the same plan on both ranks, sized for the two of them
     assert ranks[0]["world_size"] == ranks[1]["world_size"] == 2
     assert ranks[0]["digests"] == ranks[1]["digests"]
+    assert ranks[0]["kinds"] == ranks[1]["kinds"]
     assert ranks[0]["digests"][0] != ranks[0]["digests"][1]
 
     # what the ranks trained on is, step by step, the global batch this process predicts
     pairs = build_pair_dataset(load_training_data(str(SMALL), require_cross=True))
     sampler = HybridBatchSampler(
-        pairs, batch_size=4, ratio="0.5:0.5:0", sampler_seed=5, world_size=2
+        pairs, batch_size=4, ratio="0.6:0.4:0", sampler_seed=5, world_size=2, epochs=2
     )
     label = {}
     for row in rows:
@@ -69,7 +72,7 @@ def test_two_process_gloo_run_agrees_with_the_plan(tmp_path):
     expected = [g for epoch in (0, 1) for g in sampler.global_batches(epoch)]
     assert len(ranks[0]["batches"]) == len(ranks[1]["batches"]) == len(expected) == 14
     assert ranks[0]["steps"] == 14
-    kinds = set()
+    kinds: Counter[str] = Counter()
     for step, (plan, indices) in enumerate(expected):
         left, right = ranks[0]["batches"][step], ranks[1]["batches"][step]
         predicted = pairs[indices.tolist()]
@@ -80,14 +83,19 @@ def test_two_process_gloo_run_agrees_with_the_plan(tmp_path):
         left_ids = {label[q][0] for q, _ in left}
         right_ids = {label[q][0] for q, _ in right}
         assert len(left_ids) == len(right_ids) == 4 and not left_ids & right_ids
-        if plan.kind == "mono":
-            assert {lang for (_, lang), (_, plang) in decoded for lang in (lang, plang)} == {
-                plan.language
-            }
+        # the type, read from the texts the two ranks trained on
+        if all(ql != pl for (_, ql), (_, pl) in decoded):
+            kinds["cross"] += 1
+            assert plan.kind == "cross"
         else:
-            assert all(ql != pl for (_, ql), (_, pl) in decoded)
-        kinds.add(plan.kind)
-    assert kinds == {"mono", "cross"}
+            langs = {lang for (_, ql), (_, pl) in decoded for lang in (ql, pl)}
+            assert plan.kind == "mono" and langs == {plan.language}
+            kinds["mono"] += 1
+    # 14 global steps at 0.6:0.4:0: quotas 8.4 and 5.6, largest remainder 8 and 6
+    assert kinds == {"mono": 8, "cross": 6}
+    assert [p.kind for p, _ in expected] == ranks[0]["kinds"][0] + ranks[0]["kinds"][1]
+    meta = json.loads((tmp_path / "model" / "mteb_hybrid_training.json").read_text())
+    assert meta["ratio_schedule"] == "exact" and meta["world_size"] == 2
+    assert meta["batch_types"] == {"mono": 8, "cross": 6, "multi": 0}
     epoch0, epoch1 = ranks[0]["batches"][:7], ranks[0]["batches"][7:]
     assert epoch0 != epoch1
-    assert (tmp_path / "model" / "mteb_hybrid_training.json").is_file()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+import click
 import pytest
 import torch
 from click.testing import CliRunner
@@ -120,6 +122,91 @@ def test_resume_replays_the_same_batches_and_weights(tiny_model, tmp_path, recor
     assert meta["resumed_from"].endswith("checkpoint-3")
 
 
+@pytest.fixture
+def record_texts(monkeypatch):
+    """Record the (query, positive) texts of every batch the data collator receives."""
+    from sentence_transformers.sentence_transformer.data_collator import (
+        SentenceTransformerDataCollator,
+    )
+
+    batches: list[list[tuple[str, str]]] = []
+    original = SentenceTransformerDataCollator.__call__
+
+    def recording(self, features):
+        batches.append([(f["query"], f["positive"]) for f in features])
+        return original(self, features)
+
+    monkeypatch.setattr(SentenceTransformerDataCollator, "__call__", recording)
+    return batches
+
+
+def batch_kind(batch: list[tuple[str, str]]) -> str:
+    """mono / cross / multi of a batch of the SMALL fixture, decoded from its texts."""
+    lang = {}
+    for line in SMALL.read_text().splitlines():
+        row = json.loads(line)
+        lang[row["query"]] = lang[row["positive"]] = row["lang"]
+    pairs = [(lang[q], lang[p]) for q, p in batch]
+    if all(q != p for q, p in pairs):
+        return "cross"
+    assert all(q == p for q, p in pairs), pairs
+    return "mono" if len({q for q, _ in pairs}) == 1 else "multi"
+
+
+def test_exact_counts_survive_a_resume(tiny_model, tmp_path, record_texts):
+    """10 steps over two epochs (7 per epoch) at 0.34:0.33:0.33: 4 mono, 3 cross, 3 multi,
+    counted from the texts trained on, whether the run is interrupted at step 4 or not."""
+    from transformers import TrainerCallback
+
+    settings = dict(ratio="0.34:0.33:0.33", batch_size=8, max_steps=10, save_steps=4, seed=2)
+    train(config(tiny_model, tmp_path / "full", **settings))
+    uninterrupted = list(record_texts)
+    record_texts.clear()
+
+    class StopAt4(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 4:
+                control.should_training_stop = True
+
+    train(config(tiny_model, tmp_path / "part", **settings), callbacks=[StopAt4()])
+    first = list(record_texts)
+    record_texts.clear()
+    resumed = train(config(tiny_model, tmp_path / "part", resume="latest", **settings))
+    assert resumed.global_step == 10
+    # the data loader fetches one batch ahead, so each run's list ends with one untrained batch
+    assert (len(uninterrupted), len(first), len(record_texts)) == (11, 5, 7)
+    trained = uninterrupted[:10]
+    assert first[:4] + record_texts[:6] == trained  # the combined schedule is the same one
+    kinds = Counter(batch_kind(b) for b in trained)
+    assert (kinds["mono"], kinds["cross"], kinds["multi"]) == (4, 3, 3)
+    for folder in ("full", "part"):
+        meta = json.loads((tmp_path / folder / METADATA_FILE).read_text())
+        assert meta["ratio_schedule"] == "exact" and meta["planned_steps"] == 10
+        assert meta["batch_types"] == {"mono": 4, "cross": 3, "multi": 3}
+    # a resume that would change the run's length (and so its schedule) is refused
+    with pytest.raises(TrainConfigError, match="schedule_steps was"):
+        train(
+            config(tiny_model, tmp_path / "part", resume="latest", **{**settings, "max_steps": 12})
+        )
+
+
+def test_independent_schedule_option(tiny_model, tmp_path, record_texts):
+    """``ratio_schedule="independent"`` trains the per-step draw (here 3 mono of 7, not 4)."""
+    result = train(
+        config(
+            tiny_model, tmp_path / "ind", ratio="0.5:0.5:0", batch_size=8, max_steps=7, seed=1,
+            ratio_schedule="independent",
+        )
+    )  # fmt: skip
+    assert result.global_step == 7
+    meta = json.loads((tmp_path / "ind" / METADATA_FILE).read_text())
+    assert meta["ratio_schedule"] == "independent"
+    assert len(record_texts) == 7  # one epoch: no batch fetched ahead
+    kinds = Counter(batch_kind(b) for b in record_texts)
+    assert meta["batch_types"] == {"mono": kinds["mono"], "cross": kinds["cross"], "multi": 0}
+    assert kinds["mono"] != 4  # the exact schedule's 3.5 -> 4 (largest remainder, mono first)
+
+
 def test_resume_refuses_changed_settings_and_fresh_runs_refuse_old_checkpoints(
     tiny_model, tmp_path
 ):
@@ -209,6 +296,10 @@ def test_cli_resume_option_forms():
     assert parse(["--resume", "--seed", "2"])["resume"] == "latest"
     assert parse(["--resume=latest"])["resume"] == "latest"
     assert parse(["--resume", "o/checkpoints/checkpoint-9"])["resume"].endswith("checkpoint-9")
+    assert parse([])["ratio_schedule"] == "exact"
+    assert parse(["--ratio-schedule", "independent"])["ratio_schedule"] == "independent"
+    with pytest.raises(click.BadParameter):
+        parse(["--ratio-schedule", "even"])
 
 
 def test_cli_module_import_stays_light():

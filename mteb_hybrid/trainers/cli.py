@@ -11,6 +11,7 @@ import click
 
 from mteb_hybrid.trainers.config import LOSSES, PRECISIONS, TrainConfig, TrainConfigError
 from mteb_hybrid.trainers.ratio import LANGUAGE_SAMPLING
+from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
 
 EPILOG = """\b
 Data specs (--train-data, repeatable):
@@ -41,6 +42,14 @@ Multi-GPU: torchrun --nproc_per_node 4 -m mteb_hybrid.cli train ...
     show_default=True,
     metavar="MONO:CROSS:MULTI",
     help="Batch-type probabilities (the hybrid-batch paper: 0.5:0.5:0).",
+)
+@click.option(
+    "--ratio-schedule",
+    type=click.Choice(RATIO_SCHEDULES),
+    default="exact",
+    show_default=True,
+    help="exact: the run's batch-type counts equal the ratio (largest remainder over its steps, "
+    "shuffled per epoch); independent: each step's type drawn on its own (binomial counts).",
 )
 @click.option(
     "--output",

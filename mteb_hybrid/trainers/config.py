@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mteb_hybrid.trainers.ratio import LANGUAGE_SAMPLING, BatchRatio
+from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
 
 LOSSES = ("mnrl", "cached-mnrl")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -14,6 +15,7 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 DATA_ORDER_KEYS = (
     "train_data",
     "ratio",
+    "ratio_schedule",
     "language_sampling",
     "temperature",
     "batch_size",
@@ -31,6 +33,9 @@ class TrainConfigError(ValueError):
 class TrainConfig:
     """Everything one training run needs. Defaults follow the hybrid-batch paper where it has one.
 
+    ``ratio_schedule``: ``exact`` (the run's batch-type counts equal the ratio's largest-remainder
+    allocation of its steps) or ``independent`` (each step's type drawn on its own); see
+    :mod:`mteb_hybrid.trainers.schedule`.
     ``warmup``: a fraction of the steps when below 1, else a number of steps. ``max_steps``
     overrides ``epochs``. ``save_steps``: a checkpoint every N steps under ``<output>/checkpoints``.
     ``resume``: ``"latest"`` or a checkpoint folder. Early stopping needs validation data
@@ -41,6 +46,7 @@ class TrainConfig:
     train_data: list[str]
     output_dir: str
     ratio: str = "0.5:0.5:0"
+    ratio_schedule: str = "exact"
     language_sampling: str = "uniform"
     temperature: float = 1.0
     learning_rate: float = 3e-5
@@ -99,6 +105,10 @@ class TrainConfig:
             raise TrainConfigError("no --train-data given")
         checks = [
             (
+                self.ratio_schedule in RATIO_SCHEDULES,
+                f"--ratio-schedule must be one of {', '.join(RATIO_SCHEDULES)}",
+            ),
+            (
                 self.language_sampling in LANGUAGE_SAMPLING,
                 f"--language-sampling must be one of {', '.join(LANGUAGE_SAMPLING)}",
             ),
@@ -144,6 +154,15 @@ class TrainConfig:
         return asdict(self)
 
     def data_order(self) -> dict[str, Any]:
-        """The settings that decide the batch sequence (compared on ``--resume``)."""
+        """The settings that decide the batch sequence (compared on ``--resume``).
+
+        Under the exact schedule the run's length decides it too (the ratio is allocated over
+        the run's steps), so ``schedule_steps`` (``max_steps``, else ``epochs``) is added.
+        """
         values = self.to_dict()
-        return {key: values[key] for key in DATA_ORDER_KEYS}
+        order = {key: values[key] for key in DATA_ORDER_KEYS}
+        if self.ratio_schedule == "exact":
+            order["schedule_steps"] = (
+                {"max_steps": self.max_steps} if self.max_steps else {"epochs": self.epochs}
+            )
+        return order

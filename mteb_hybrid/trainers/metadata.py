@@ -1,7 +1,8 @@
 """What a trained model folder records about its training.
 
 ``mteb_hybrid_training.json`` beside the model holds base model, ratio, data specs and sizes,
-seed, steps, the batch types the run drew, every setting and the losses; the model card
+seed, steps, the ratio schedule and the batch types the run trained on (``batch_types``: global
+batches of each type in the steps actually run), every setting and the losses; the model card
 (``README.md``) gets a short section with the same facts.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +19,7 @@ CARD_MARKER = "## mteb-hybrid training"
 
 def batch_types_drawn(sampler: Any, global_steps: int) -> dict[str, int]:
     """Global batches of each type in the first ``global_steps`` steps (from the plan)."""
-    counts: Counter[str] = Counter()
-    epoch = 0
-    remaining = global_steps
-    while remaining > 0:
-        plan = sampler.plan(epoch)[:remaining]
-        counts.update(p.kind for p in plan)
-        remaining -= len(plan)
-        epoch += 1
-    return {kind: counts.get(kind, 0) for kind in ("mono", "cross", "multi")}
+    return sampler.batch_type_counts(global_steps)
 
 
 def _versions() -> dict[str, str | None]:
@@ -51,7 +43,10 @@ def _card_section(meta: dict[str, Any]) -> str:
         ("seed", str(meta["seed"])),
         ("steps (epochs)", f"{meta['steps']} ({meta['epochs']:.3g})"),
         ("batch size x processes", f"{meta['batch_size']} x {meta['world_size']}"),
-        ("batch types drawn", ", ".join(f"{k} {v}" for k, v in meta["batch_types"].items())),
+        (
+            f"batch types trained ({meta['ratio_schedule']} schedule)",
+            ", ".join(f"{k} {v}" for k, v in meta["batch_types"].items()),
+        ),
         ("loss", meta["loss"]),
         ("mean training loss", f"{meta['train_loss']:.4f}" if meta["train_loss"] else "n/a"),
     ]
@@ -85,6 +80,7 @@ def write_training_metadata(
         "base_model": config.base_model,
         "ratio": {"mono": ratio.mono, "cross": ratio.cross, "multi": ratio.multi},
         "ratio_text": str(ratio),
+        "ratio_schedule": sampler.ratio_schedule,
         "language_sampling": config.language_sampling,
         "temperature": config.temperature,
         "data": {
@@ -101,6 +97,7 @@ def write_training_metadata(
         "world_size": sampler.world_size,
         "global_batch_size": sampler.global_batch_size,
         "steps_per_epoch": sampler.steps_per_epoch,
+        "planned_steps": sampler.total_steps,
         "batch_types": batch_types_drawn(sampler, result.global_step),
         "loss": config.loss,
         "train_loss": result.train_loss,

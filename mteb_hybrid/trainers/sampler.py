@@ -10,8 +10,11 @@ Pass it to the trainer as a class or ``functools.partial``::
 on a dataset built by :func:`mteb_hybrid.trainers.pairs.build_pair_dataset`.
 
 How a batch is drawn (one *global* batch per optimizer micro-step, of ``batch_size * world_size``
-pairs): its type is drawn with the ratio's probabilities; a ``mono`` batch draws one language
-from the language weights; then distinct ids are drawn, so that no two pairs of a global batch
+pairs): its type comes from the ratio schedule (:mod:`mteb_hybrid.trainers.schedule`; ``exact`` by
+default: over the run's ``max_steps`` / ``epochs`` the counts of the three types equal the
+ratio's largest-remainder allocation, in an order shuffled per epoch; ``independent``: drawn per
+step with the ratio's probabilities); a ``mono`` batch draws one language from the language
+weights; then distinct ids are drawn, so that no two pairs of a global batch
 share an id (parallel versions of one item never become each other's in-batch negatives). Ids
 come from per-language queues (``mono``/``multi``) or one queue of ids with two or more languages
 (``cross``); each queue is a fresh random permutation per pass, so every id is used about
@@ -19,7 +22,8 @@ equally often. ``cross`` picks the query language and then a different passage l
 from the id's languages, ``multi`` the language per pair, both by the language weights.
 
 Determinism and distributed training: everything is drawn from ``numpy`` generators seeded with
-``(seed, epoch)``, so every process builds the identical sequence. The global batch is yielded as
+``(seed, epoch)`` (the exact schedule also from the run's step count), so every process builds
+the identical sequence and a resumed run replays it. The global batch is yielded as
 ``world_size`` consecutive batches; accelerate hands batch ``i`` to rank ``i % world_size``, so
 the ranks of one step share the type and language plan and never overlap. ``__len__`` is exactly
 the number of batches ``__iter__`` yields (a multiple of ``world_size``), and an epoch has
@@ -40,6 +44,13 @@ from sentence_transformers.base.sampler import DefaultBatchSampler
 
 from mteb_hybrid.trainers.pairs import GROUP, PASSAGE_LANG, QUERY_LANG
 from mteb_hybrid.trainers.ratio import BATCH_KINDS, BatchRatio, language_weights
+from mteb_hybrid.trainers.schedule import (
+    RATIO_SCHEDULES,
+    count_kinds,
+    epoch_kinds,
+    independent_kinds,
+    run_steps,
+)
 
 MONO, CROSS, MULTI = range(3)
 
@@ -123,6 +134,11 @@ class HybridBatchSampler(DefaultBatchSampler):
         temperature: for ``temperature`` sampling.
         sampler_seed: the seed to use whatever the trainer passes (it may pass 0).
         world_size: processes sharing each global batch; default from torch.distributed.
+        ratio_schedule: ``exact`` (counts over the run equal the ratio) or ``independent``
+            (each step's type drawn on its own); see :mod:`mteb_hybrid.trainers.schedule`.
+        max_steps, epochs: the run's length as given to the trainer (``max_steps`` wins); the
+            exact schedule allocates the ratio over that many global steps. Neither given: each
+            epoch is allocated exactly on its own.
     """
 
     def __init__(
@@ -139,6 +155,9 @@ class HybridBatchSampler(DefaultBatchSampler):
         temperature: float = 1.0,
         sampler_seed: int | None = None,
         world_size: int | None = None,
+        ratio_schedule: str = "exact",
+        max_steps: int | None = None,
+        epochs: float | None = None,
     ) -> None:
         super().__init__(
             dataset,
@@ -149,6 +168,11 @@ class HybridBatchSampler(DefaultBatchSampler):
             seed=seed,
         )
         self.dataset = dataset
+        if ratio_schedule not in RATIO_SCHEDULES:
+            raise ValueError(
+                f"ratio schedule {ratio_schedule!r}: use one of {', '.join(RATIO_SCHEDULES)}"
+            )
+        self.ratio_schedule = ratio_schedule
         self.ratio = BatchRatio.parse(ratio)
         self.seed = int(sampler_seed if sampler_seed is not None else seed)
         self.world_size = int(world_size or detect_world_size())
@@ -156,6 +180,7 @@ class HybridBatchSampler(DefaultBatchSampler):
         self._load_structure(dataset)
         self._set_weights(language_sampling, temperature)
         self.steps_per_epoch = max(1, self.num_rows // self.global_batch_size)
+        self.total_steps = run_steps(max_steps, epochs, self.steps_per_epoch)
 
     # ------------------------------------------------------------------------- structure
     def _load_structure(self, dataset: Any) -> None:
@@ -229,10 +254,32 @@ class HybridBatchSampler(DefaultBatchSampler):
     # ------------------------------------------------------------------------- planning
     def _plan_arrays(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch, 0])
-        kinds = rng.choice(3, size=self.steps_per_epoch, p=self.ratio.as_tuple())
+        if self.ratio_schedule == "independent":
+            kinds = independent_kinds(self.ratio.as_tuple(), self.steps_per_epoch, rng)
+        else:
+            kinds = epoch_kinds(
+                self.ratio.as_tuple(), epoch, self.steps_per_epoch, self.total_steps, self.seed
+            )
         weights = self.mono_weights if self.ratio.mono > 0 else self.weights
         langs = rng.choice(len(self.languages), size=self.steps_per_epoch, p=weights)
         return kinds, langs
+
+    def batch_type_counts(self, global_steps: int | None = None) -> dict[str, int]:
+        """Global batches of each type in the first ``global_steps`` steps of the run.
+
+        Default: the run's planned length (``max_steps`` / ``epochs``; one epoch if unknown).
+        With the exact schedule and the full run these equal the ratio's allocation.
+        """
+        if global_steps is None:
+            global_steps = self.total_steps or self.steps_per_epoch
+        counts = np.zeros(3, dtype=np.int64)
+        epoch, remaining = 0, int(global_steps)
+        while remaining > 0:
+            kinds, _ = self._plan_arrays(epoch)
+            counts += count_kinds(kinds[:remaining])
+            remaining -= len(kinds)
+            epoch += 1
+        return {kind: int(n) for kind, n in zip(BATCH_KINDS, counts, strict=True)}
 
     def plan(self, epoch: int | None = None) -> list[BatchPlan]:
         """Type (and mono language) of every global batch of an epoch (default: the current)."""
@@ -323,6 +370,8 @@ class HybridBatchSampler(DefaultBatchSampler):
             "language_weights": dict(
                 zip(self.languages, self.weights.round(6).tolist(), strict=True)
             ),
+            "ratio_schedule": self.ratio_schedule,
+            "total_steps": self.total_steps,
             "seed": self.seed,
             "batch_size": self.batch_size,
             "world_size": self.world_size,

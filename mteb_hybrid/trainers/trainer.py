@@ -4,7 +4,7 @@ It wires the pieces together and knows nothing of mteb: data specs -> validated 
 -> pair dataset -> :class:`HybridBatchSampler` inside sentence-transformers'
 ``SentenceTransformerTrainer`` with (cached) MultipleNegativesRankingLoss -> a model folder with
 its training metadata. Checkpoints go to ``<output>/checkpoints``; ``resume`` continues from one,
-and the sampler (deterministic in seed and epoch) replays the same batch order.
+and the sampler (deterministic in seed, epoch and the run's length) replays the same batch order.
 """
 
 from __future__ import annotations
@@ -102,6 +102,9 @@ def sampler_factory(config: TrainConfig, world_size: int | None = None) -> parti
     return partial(
         HybridBatchSampler,
         ratio=config.ratio,
+        ratio_schedule=config.ratio_schedule,
+        max_steps=config.max_steps,
+        epochs=config.epochs,
         language_sampling=config.language_sampling,
         temperature=config.temperature,
         sampler_seed=config.seed,
@@ -199,6 +202,7 @@ def _check_resume_settings(run_file: Path, settings: dict[str, Any]) -> None:
     if not run_file.is_file():
         return
     saved = json.loads(run_file.read_text())
+    saved.setdefault("ratio_schedule", "independent")  # written before schedules existed
     for key, value in settings.items():
         if key in saved and saved[key] != value:
             raise TrainConfigError(
