@@ -414,3 +414,49 @@ def test_sweep_provenance_lists_every_invocation() -> None:
     assert "(2) T2, 1.5 min, interrupted: `mteb-hybrid sweep --seeds 0,1`" in lines[2]
     info["invocations"] = info["invocations"][:1]
     assert len(sweep_provenance_lines("demo", info)) == 2  # one invocation: nothing more to say
+
+
+def test_rows_show_the_realised_batch_types(fake_results, tmp_path) -> None:
+    """Counts come from the sweep's run.json, else the model's training metadata; one figure
+    when every seed trained the same counts, one per seed when they differ."""
+    folder = tmp_path / "sweep-demo"
+    shutil.copytree(fake_results, folder)
+    exact = {"ratio_schedule": "exact", "batch_types": {"mono": 60, "cross": 0, "multi": 0}}
+    records = {
+        # sweep layout: runs/<id>/run.json beside runs/<id>/model
+        "r1.00-0.00-0.00_s0": ("run.json", {"training": exact}),
+        "r1.00-0.00-0.00_s1": ("run.json", {"training": exact}),
+        # a model folder with only its training metadata (independent draws differ per seed)
+        "r0.50-0.50-0.00_s0": (
+            "model/mteb_hybrid_training.json",
+            {"ratio_schedule": "independent", "batch_types": {"mono": 28, "cross": 32}},
+        ),
+        "r0.50-0.50-0.00_s1": (
+            "model/mteb_hybrid_training.json",
+            {"ratio_schedule": "independent", "batch_types": {"mono": 26, "cross": 34}},
+        ),
+    }
+    for run, (name, record) in records.items():
+        run_dir = tmp_path / "runs" / run
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / name).write_text(json.dumps(record))
+        meta_path = next(folder.rglob(f"fake__{run}/*/model_meta.json"))
+        meta = json.loads(meta_path.read_text())
+        meta["loader_kwargs"] = {"model_path": str(run_dir / "model")}
+        meta_path.write_text(json.dumps(meta))
+    board = build_leaderboard(load_results([folder]), settings=None)
+    table = board.tables[0]
+    shown = {r.label: r for r in table.rows}
+    assert [c["mono"] for c in shown["1:0:0"].batch_types] == [60, 60]
+    md = render(board, "md")
+    lines = md.split("std over seeds")[0].splitlines()  # the headline table
+    header = [c.strip() for c in next(x for x in lines if x.startswith("| model")).split("|")]
+    column = header.index("batches m/c/x")
+    cells = {
+        c[2]: c[column]
+        for c in ([c.strip() for c in x.split("|")] for x in lines if x.startswith("| sweep"))
+    }
+    assert cells == {"1:0:0": "60/0/0", "0.5:0.5:0": "28/32/0; 26/34/0", "0:1:0": "–"}
+    assert "ratio schedule exact, independent" in md
+    rows = list(csv.DictReader(io.StringIO(render(board, "csv"))))
+    assert {r["batch_types"] for r in rows if r["row"] == "1:0:0"} == {"60/0/0"}

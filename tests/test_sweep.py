@@ -339,4 +339,31 @@ def test_cli_dry_run_and_bad_ratios(tmp_path) -> None:
     assert "r0.50-0.00-0.50_s1" in res.output and "pending" in res.output
     bad = runner.invoke(main, [*args, "--ratios", "1:0"])
     assert bad.exit_code != 0 and "mono:cross:multi" in bad.output
+    bad = runner.invoke(main, [*args, "--ratio-schedule", "even", "--dry-run"])
+    assert bad.exit_code != 0 and "'even' is not one of 'exact', 'independent'" in bad.output
     assert not os.path.exists(tmp_path / "s")
+
+
+def test_cli_records_the_ratio_schedule(tmp_path, monkeypatch) -> None:
+    """The schedule is always part of the runs' train options (exact unless asked otherwise)."""
+    from click.testing import CliRunner
+
+    import mteb_hybrid.sweep.runner as runner_module
+    from mteb_hybrid.cli import main
+
+    seen: list[dict] = []
+
+    def fake_run_sweep(config, **kwargs):  # noqa: ANN001, ANN003
+        seen.append(dict(config.train_options))
+        return []
+
+    monkeypatch.setattr(runner_module, "run_sweep", fake_run_sweep)
+    args = [
+        "sweep", "--base-model", "m", "--train-data", "xquad-r", "--tasks", "XQuADRRetrieval",
+        "--output", str(tmp_path / "s"), "--max-steps", "60",
+    ]  # fmt: skip
+    for extra in ([], ["--ratio-schedule", "independent"]):
+        res = CliRunner().invoke(main, [*args, *extra])
+        assert res.exit_code == 0, res.output
+    assert [o["ratio_schedule"] for o in seen] == ["exact", "independent"]
+    assert seen[0]["max_steps"] == 60

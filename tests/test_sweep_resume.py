@@ -152,6 +152,9 @@ def test_killed_sweep_resumes_and_matches_an_uninterrupted_one(
     assert info["status"] == "done" and info["attempts"]["train"] == 2
     assert info["training"]["resumed"][0].endswith("checkpoint-8")
     assert info["training"]["global_step"] == 16
+    # run.json carries the realised batch types of the whole (resumed) run
+    assert info["training"]["ratio_schedule"] == "exact"
+    assert info["training"]["batch_types"] == {"mono": 0, "cross": 16, "multi": 0}
 
     for run in (FIRST, SECOND):
         scores, per_query, weights = _results(output, run)

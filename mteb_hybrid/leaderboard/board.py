@@ -51,6 +51,8 @@ class Row:
     ratio: Ratio | None = None
     seeds: list[int] = field(default_factory=list)
     is_baseline: bool = False
+    batch_types: list[dict[str, int] | None] = field(default_factory=list)
+    ratio_schedules: list[str | None] = field(default_factory=list)
 
     @property
     def ratio_text(self) -> str:
@@ -161,6 +163,8 @@ def make_rows(result: ResultSet, baseline: str | None = "auto") -> list[Row]:
                     [r.key for r in by_seed],
                     first.ratio,
                     [r.seed for r in by_seed if r.seed is not None],
+                    batch_types=[r.batch_types for r in by_seed],
+                    ratio_schedules=[r.ratio_schedule for r in by_seed],
                 )
             )
         else:
@@ -168,7 +172,15 @@ def make_rows(result: ResultSet, baseline: str | None = "auto") -> list[Row]:
                 label = run.key.model
                 if len(revisions[run.key.model]) > 1:
                     label += f"@{run.key.revision}"
-                rows.append(Row(label, run.key.model, [run.key]))
+                rows.append(
+                    Row(
+                        label,
+                        run.key.model,
+                        [run.key],
+                        batch_types=[run.batch_types],
+                        ratio_schedules=[run.ratio_schedule],
+                    )
+                )
     _dedupe_labels(rows)
     rows.sort(key=_row_order)
     _mark_baseline(rows, baseline)

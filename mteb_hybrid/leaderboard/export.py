@@ -76,12 +76,30 @@ def format_sd(cell: Cell | None, column: Column) -> str:
 
 
 # -- table rows -------------------------------------------------------------------------------
+def format_batch_types(row: Row) -> str:
+    """Realised ``mono/cross/multi`` batches of a row's training runs: ``"20/20/20"`` when every
+    seed trained the same counts, else each seed's (``"28/32/0; 26/34/0"``); ``"–"`` unknown."""
+    texts = [
+        DASH if c is None else "/".join(str(c[k]) for k in ("mono", "cross", "multi"))
+        for c in row.batch_types
+    ]
+    if not texts or all(t == DASH for t in texts):
+        return DASH
+    return texts[0] if len(set(texts)) == 1 else "; ".join(texts)
+
+
+def _has_batch_types(table: Table) -> bool:
+    return any(c is not None for r in table.rows for c in r.batch_types)
+
+
 def _key_headers(table: Table) -> list[str]:
     headers = ["model"]
     if any(r.ratio is not None for r in table.rows):
         headers.append("ratio m:c:x")
     if any(len(r.runs) > 1 for r in table.rows):
         headers.append("seeds")
+    if _has_batch_types(table):
+        headers.append("batches m/c/x")
     return headers
 
 
@@ -92,6 +110,8 @@ def _key_cells(table: Table, row: Row) -> list[str]:
         cells.append(row.ratio_text or DASH)
     if any(len(r.runs) > 1 for r in table.rows):
         cells.append(str(len(row.runs)))
+    if _has_batch_types(table):
+        cells.append(format_batch_types(row))
     return cells
 
 
@@ -143,6 +163,14 @@ def notes(board: Leaderboard, table: Table) -> list[str]:
         lines.append(
             f"lang. spread (robustness, lower is better): standard deviation of the per-language "
             f"{metric} across languages; how unevenly the model serves its languages."
+        )
+    if _has_batch_types(table):
+        schedules = sorted({s for r in table.rows for s in r.ratio_schedules if s})
+        lines.append(
+            "batches m/c/x: the mono / cross / multi training batches each run actually trained "
+            "on (one figure when every seed's are equal, else one per seed); ratio schedule "
+            f"{', '.join(schedules)} (exact: the counts equal the ratio's largest-remainder "
+            "allocation of the steps; independent: each step's type drawn on its own)."
         )
     if any(len(r.runs) > 1 for r in table.rows):
         lines.append(
@@ -315,6 +343,7 @@ def to_records(board: Leaderboard) -> list[dict[str, Any]]:
                         "model": row.model,
                         "ratio": row.ratio_text,
                         "seeds": " ".join(str(s) for s in row.seeds),
+                        "batch_types": format_batch_types(row),
                         "n_runs": cell.n_runs,
                         "baseline": row.is_baseline,
                         "column": column.key,

@@ -68,6 +68,8 @@ class ModelRun:
     result_files: dict[str, Path] = field(default_factory=dict)
     run_info: dict[str, Any] | None = None
     trained_languages: list[str] | None = None
+    batch_types: dict[str, int] | None = None
+    ratio_schedule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,29 @@ def _trained_languages(meta: dict[str, Any]) -> list[str] | None:
     return sorted({_to_iso3(str(code)) for code in languages})
 
 
+def _batch_types(
+    info: dict[str, Any] | None, meta: dict[str, Any]
+) -> tuple[dict[str, int] | None, str | None]:
+    """Realised mono/cross/multi batch counts of a trained model and its ratio schedule.
+
+    From the sweep's ``run.json`` (``training``), else the model's training metadata; models
+    trained before schedules existed drew each step's type independently.
+    """
+    training = (info or {}).get("training") or {}
+    if not training.get("batch_types"):
+        model_path = (meta.get("loader_kwargs") or {}).get("model_path")
+        path = Path(model_path) / TRAINING_METADATA if model_path else None
+        try:
+            training = read_json(path) if path is not None and path.is_file() else {}
+        except ResultsError:
+            training = {}
+    counts = training.get("batch_types") if isinstance(training, dict) else None
+    if not isinstance(counts, dict) or not counts:
+        return None, None
+    counts = {kind: int(counts.get(kind, 0)) for kind in ("mono", "cross", "multi")}
+    return counts, str(training.get("ratio_schedule") or "independent")
+
+
 def _run_info(meta: dict[str, Any]) -> dict[str, Any] | None:
     """The sweep's ``run.json`` of a local model (the model folder or a parent holds it)."""
     model_path = (meta.get("loader_kwargs") or {}).get("model_path")
@@ -316,6 +341,7 @@ def _add_result(
             run.ratio, run.seed, run.family = normalise(ratio), seed, family
         run.run_info = info
         run.trained_languages = _trained_languages(meta)
+        run.batch_types, run.ratio_schedule = _batch_types(info, meta)
         result.runs[key] = run
     task = str(data["task_name"])
     run.result_files[task] = file

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from mteb_hybrid.sweep.plan import DEFAULT_RATIOS, PlanError
+from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
 
 EPILOG = """\b
 Examples:
@@ -90,6 +91,14 @@ def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--max-seq-length", type=int, default=None, help="Truncate texts to N tokens.")
 @click.option("--lr", "learning_rate", type=float, default=None)
 @click.option(
+    "--ratio-schedule",
+    type=click.Choice(RATIO_SCHEDULES),
+    default="exact",
+    show_default=True,
+    help="exact: each run's batch-type counts equal its ratio; independent: drawn per step. "
+    "Always recorded in run.json, so a sweep never mixes the two.",
+)
+@click.option(
     "--save-steps",
     type=int,
     default=None,
@@ -148,6 +157,7 @@ def sweep(
     batch_size: int | None,
     max_seq_length: int | None,
     learning_rate: float | None,
+    ratio_schedule: str,
     save_steps: int | None,
     train_option: tuple[str, ...],
     queries_per_language: int | None,
@@ -185,6 +195,7 @@ def sweep(
             "batch_size": batch_size,
             "max_seq_length": max_seq_length,
             "learning_rate": learning_rate,
+            "ratio_schedule": ratio_schedule,
             "save_steps": save_steps,
         }.items()
         if value is not None

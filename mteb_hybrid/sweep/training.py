@@ -103,7 +103,7 @@ def train_run(
     callbacks: list[Any] | None = None,
     log_file: Path | None = None,
 ) -> dict[str, Any]:
-    """Train one run; returns a summary (steps, loss, wall time, resumed checkpoint).
+    """Train one run; returns a summary (steps, realised batch types, loss, wall time, resume).
 
     ``resume``: continue from the latest checkpoint under ``model_dir``. ``torchrun``: launch
     through ``torchrun --nproc_per_node N`` instead of in this process (``callbacks`` then unused).
@@ -115,6 +115,8 @@ def train_run(
         meta = json.loads((model_dir / TRAINING_METADATA).read_text())
         return {
             "global_step": meta.get("steps"),
+            "ratio_schedule": meta.get("ratio_schedule"),
+            "batch_types": meta.get("batch_types"),
             "train_loss": meta.get("train_loss"),
             "trainer_wall_time_s": meta.get("wall_time_s"),
             "resumed_from": resumed_from,
@@ -126,6 +128,8 @@ def train_run(
     result = train(TrainConfig(**fields), callbacks=callbacks)
     return {
         "global_step": result.global_step,
+        "ratio_schedule": result.metadata.get("ratio_schedule"),
+        "batch_types": result.metadata.get("batch_types"),
         "train_loss": result.train_loss,
         "trainer_wall_time_s": round(result.wall_time_s, 1),
         "resumed_from": resumed_from,
