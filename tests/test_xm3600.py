@@ -207,6 +207,13 @@ def test_subsample_is_deterministic_and_recorded() -> None:
     assert all(s["num_queries"] <= 3 for s in scores.values())
     assert scores["eng-all"]["queries_per_language"] == 3.0
     assert scores["eng-all"]["subsample_seed"] == 42.0
+    assert scores["eng-all"]["subsample_parallel"] == 1.0
+    # parallel subsample: English and German captions of the same images where both have them
+    col = task.collection
+    images = {lang: set() for lang in ("en", "de")}
+    for i in task.query_indices():
+        images[col.languages[col.query_langs[i]]].add(col.query_items[i])
+    assert images["en"] == images["de"] and images["en"]
     assert scores["eng-all"]["main_score"] == scores["eng-all"]["map"]
 
 

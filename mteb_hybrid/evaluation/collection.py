@@ -8,7 +8,7 @@ corpus. So one embedding table and one pass over the score matrix serve every se
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,7 +49,12 @@ class RetrievalCollection:
         relevant: per query, the indices of its relevant documents in every language.
         query_self_doc: per query, the index of a document that is the query itself (never
             retrieved: it is removed from the query's ranking), or -1.
-        group_ids: optional per-query label of the item it belongs to (for per-query exports).
+        doc_titles: optional document titles.
+        query_items: optional, per query, the id of the parallel item it belongs to (a question
+            id shared by its translations, an image id shared by its captions); ``None`` when
+            queries are not parallel across languages. ``queries_per_language`` subsamples a
+            collection with items in parallel (:mod:`mteb_hybrid.evaluation.subsample`).
+        metadata: free-form facts about the collection (dataset name, sizes).
     """
 
     languages: list[str]
@@ -63,6 +68,7 @@ class RetrievalCollection:
     query_self_doc: np.ndarray | None = None
     doc_titles: list[str] | None = None
     metadata: dict = field(default_factory=dict)
+    query_items: list[str] | None = None
 
     def __post_init__(self) -> None:
         self.doc_langs = np.asarray(self.doc_langs, dtype=np.int64)
@@ -75,6 +81,8 @@ class RetrievalCollection:
             raise ValueError("query_ids, query_texts and query_langs must have the same length")
         if len(self.relevant) != len(self.query_ids):
             raise ValueError("relevant must have one entry per query")
+        if self.query_items is not None and len(self.query_items) != len(self.query_ids):
+            raise ValueError("query_items must have one entry per query (or be None)")
         if np.any(np.diff(self.doc_langs) < 0):
             raise ValueError("documents must be grouped by language (doc_langs non-decreasing)")
         if self.query_self_doc is None:
@@ -109,10 +117,12 @@ def build_collection(
     relevant: dict[str, Sequence[str]],
     *,
     query_self_doc: dict[str, str] | None = None,
+    query_items: Mapping[str, str] | None = None,
 ) -> RetrievalCollection:
     """Build a :class:`RetrievalCollection` from ``(id, lang, text)`` rows and id-based relevance.
 
     Documents are sorted by language (stable), so callers need not pre-sort them.
+    ``query_items``: query id -> parallel item id, for every query (parallel collections).
     """
     lang_index = {lang: i for i, lang in enumerate(languages)}
     order = sorted(range(len(documents)), key=lambda i: lang_index[documents[i][1]])
@@ -130,6 +140,15 @@ def build_collection(
             [doc_pos.get(query_self_doc.get(qid, ""), -1) for qid, _, _ in queries],
             dtype=np.int64,
         )
+    items = None
+    if query_items is not None:
+        missing = [qid for qid, _, _ in queries if qid not in query_items]
+        if missing:
+            raise ValueError(
+                f"query_items has no item for {len(missing)} queries (first: {missing[0]!r}); "
+                "give every query its parallel item id"
+            )
+        items = [str(query_items[qid]) for qid, _, _ in queries]
     return RetrievalCollection(
         languages=list(languages),
         doc_ids=[d[0] for d in docs],
@@ -140,4 +159,5 @@ def build_collection(
         query_langs=np.array([lang_index[q[1]] for q in queries], dtype=np.int64),
         relevant=rel,
         query_self_doc=self_doc,
+        query_items=items,
     )

@@ -22,6 +22,7 @@ from mteb_hybrid.evaluation.encoding import encode_collection
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
 from mteb_hybrid.evaluation.per_query import PENDING
 from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
+from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,9 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             download).
         queries_per_language: score a deterministic subsample of this many queries per language
             (seeded by the task seed; recorded in the scores as ``num_queries``, and as
-            ``queries_per_language`` / ``subsample_seed`` when set). Default
+            ``queries_per_language`` / ``subsample_seed`` / ``subsample_parallel`` when set).
+            Parallel collections draw the same items in every language, others each language
+            on its own (:mod:`mteb_hybrid.evaluation.subsample`). Default
             ``$MTEB_HYBRID_QUERIES_PER_LANGUAGE``, which also reaches tasks built by ``mteb run``.
         max_chunk_bytes: memory bound of the streamed scoring (default 256 MiB, or
             ``$MTEB_HYBRID_CHUNK_MB``).
@@ -200,18 +203,19 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         return parse_subset_name(hf_subset)
 
     def query_indices(self) -> np.ndarray:
-        """Queries to score: all, or a seeded subsample of ``queries_per_language`` per language."""
+        """Queries to score: all, or a seeded subsample of ``queries_per_language`` per language.
+
+        The same items in every language where the collection has ``query_items`` (parallel
+        tasks), else an independent draw per language.
+        """
         assert self.collection is not None
+        col = self.collection
         if not self.queries_per_language:
-            return np.arange(len(self.collection.query_ids))
-        rng = np.random.default_rng(self.seed)
-        picked = []
-        for lang in self.collection.languages:
-            indices = self.collection.queries_of(lang)
-            if len(indices) > self.queries_per_language:
-                indices = np.sort(rng.choice(indices, self.queries_per_language, replace=False))
-            picked.append(indices)
-        return np.concatenate(picked) if picked else np.array([], dtype=np.int64)
+            return np.arange(len(col.query_ids))
+        n, n_lang = self.queries_per_language, len(col.languages)
+        if col.query_items is not None:
+            return parallel_subsample(col.query_langs, col.query_items, n_lang, n, self.seed)
+        return independent_subsample(col.query_langs, n_lang, n, self.seed)
 
     def stock_split(self, hf_subset: str) -> dict[str, Any]:
         """mteb's ``RetrievalSplitData`` for one subset (its own corpus), for the stock path."""
@@ -328,4 +332,6 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             for result in results.values():
                 result.scores["queries_per_language"] = float(self.queries_per_language)
                 result.scores["subsample_seed"] = float(self.seed)
+                parallel = self.collection.query_items is not None
+                result.scores["subsample_parallel"] = 1.0 if parallel else 0.0
         return results

@@ -26,7 +26,8 @@ def lareqa_collection(
     """Sentences of every language as documents, questions as queries.
 
     A question (id shared across languages) is relevant to the answer sentence of that id in every
-    language that has the question; query ids are ``"<lang>-<question id>"``.
+    language that has the question; query ids are ``"<lang>-<question id>"``, and the question id
+    is the query's parallel item (``query_items``).
     """
     files = load_lareqa(dataset, languages, data_dir)
     answers: dict[str, list[str]] = {}
@@ -36,6 +37,7 @@ def lareqa_collection(
     documents = [(s.id, s.lang, s.text) for f in files.values() for s in f.sentences]
     queries = [(f"{q.lang}-{q.id}", q.lang, q.text) for f in files.values() for q in f.questions]
     relevant = {f"{q.lang}-{q.id}": answers[q.id] for f in files.values() for q in f.questions}
-    collection = build_collection(languages, documents, queries, relevant)
+    items = {f"{q.lang}-{q.id}": q.id for f in files.values() for q in f.questions}
+    collection = build_collection(languages, documents, queries, relevant, query_items=items)
     collection.metadata["dataset"] = dataset
     return collection

@@ -64,7 +64,7 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
 
     Built with arrays rather than id lists: the full set has 261,375 captions with about 72
     relevant captions each. Query ``i`` is document ``i`` (``query_self_doc``), so a query is
-    removed from its own ranking.
+    removed from its own ranking. A caption's image is its parallel item (``query_items``).
     """
     lang_index = {lang: i for i, lang in enumerate(data.languages)}
     captions = data.captions
@@ -90,6 +90,7 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
         query_langs=langs.copy(),
         relevant=relevant,
         query_self_doc=np.arange(len(captions), dtype=np.int64),
+        query_items=[c.image for c in captions],
     )
     collection.metadata.update(
         dataset="xm3600",
@@ -98,7 +99,6 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
         captions_per_language=data.counts(),
         skipped_blank_captions=data.skipped_blank,
         images_without_language=data.images_without,
-        query_image=[c.image for c in captions],
     )
     return collection
 

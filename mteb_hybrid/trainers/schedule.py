@@ -7,7 +7,7 @@ Two schedules (``TrainConfig.ratio_schedule``, ``mteb-hybrid train --ratio-sched
   gets the floor of its quota ``share * T``, and the steps left over go to the largest fractional
   parts, ties to the type listed first (mono, cross, multi), so every seed gets the same counts.
   The ``T`` typed steps are laid out evenly over the run (each type's ``k``-th step at position
-  ``(k + 1/2) / count``), which gives every epoch its share to within about one step; each
+  ``(k + 1/2) / count``), which gives every full epoch its share to within two steps; each
   epoch's steps are then shuffled with a generator seeded by ``(seed, epoch)``.
 - ``independent``: every step's type is drawn independently with the ratio's probabilities, so
   the realised counts are binomial around the ratio (the behaviour before ``exact`` existed).
