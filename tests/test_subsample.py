@@ -102,6 +102,17 @@ def test_mlqa_r_languages_take_prefixes_of_one_item_order(shared_data) -> None:
     assert task.collection.query_items is not None
 
 
+def test_flores_languages_score_the_same_sentences(shared_data) -> None:
+    from mteb_hybrid.tasks.flores import FloresRetrieval
+
+    task = FloresRetrieval(
+        data_dir=shared_data, languages=["en", "sw", "te", "quy"], queries_per_language=50
+    )
+    task.load_data()
+    chosen = items_by_language(task)
+    assert len(chosen["en"]) == 50 and all(items == chosen["en"] for items in chosen.values())
+
+
 def test_several_queries_per_item_take_whole_items_first() -> None:
     # 6 items, 2 queries each in "a", 1 each in "b"
     langs = np.array([0, 0, 1] * 6)

@@ -65,7 +65,8 @@ def flores_collection(
 
     ``sentences`` maps a variant to its parsed split (:func:`load_flores`); ``codes`` are the
     collection's language codes and ``labels`` their subset labels, in the variants' order. Ids
-    are ``<label>-<index_id>``; query ``i`` is document ``i`` (``query_self_doc``).
+    are ``<label>-<index_id>``; query ``i`` is document ``i`` (``query_self_doc``); the
+    ``index_id`` is each query's parallel item (``query_items``: parallel subsampling).
     """
     ids, texts, langs, items = [], [], [], []
     for position, rows in enumerate(sentences.values()):
@@ -94,6 +95,7 @@ def flores_collection(
         query_langs=lang_array.copy(),
         relevant=relevant,
         query_self_doc=np.arange(len(ids), dtype=np.int64),
+        query_items=[str(i) for i in items],
     )
     collection.metadata.update(
         dataset="sib-200",
