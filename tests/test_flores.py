@@ -233,6 +233,16 @@ def test_real_minilm_matches_pytrec_eval(shared_data, minilm_path) -> None:
     q = np.stack([recorded[t] for t in col.query_texts])
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     assert len(scores) == 3 * 2 + 4 and scores["swa-eng"]["num_queries"] == 204
+    # MiniLM has no query/document prompts: a sentence is encoded once, as a document, unless
+    # it has surrounding whitespace (mteb strips documents, never queries)
+    padded = sum(t != t.strip() for t in col.query_texts)
+    assert task.encoding_counts == {
+        "documents_encoded": 816,
+        "queries_encoded": padded,
+        "queries_reused": 816 - padded,
+    }
+    direct = model.model.encode_query(col.query_texts[:8], convert_to_numpy=True)
+    assert np.allclose(direct, np.stack([recorded[t] for t in col.query_texts[:8]]), atol=1e-5)
     for name in ("swa-eng", "eng-quy", "tel-eng", "swa-all", "quy-all", "eng-all"):
         subset = task.subset(name)
         reference = reference_scores(col, q, q, subset.query_lang, subset.corpus_lang)
@@ -285,3 +295,16 @@ def test_sweep_refuses_training_and_evaluating_one_split(tmp_path) -> None:
     with pytest.raises(ValueError, match="trained on SIB-200 split 'test'"):
         run_sweep(config, train_fn=never, evaluate_fn=never)
     assert not (tmp_path / "sweep").exists()
+
+
+def test_models_with_query_prompts_encode_queries_apart(tiny_models, tmp_path) -> None:
+    """Reuse needs identical query and document encodings: a query prompt turns it off."""
+    import mteb
+
+    from mteb_hybrid.evaluation.encoding import symmetric_encoding
+
+    plain = mteb.get_model(str(tiny_models[0]))
+    assert symmetric_encoding(plain)
+    plain.model.prompts = {"query": "query: ", "document": ""}
+    assert not symmetric_encoding(plain)
+    assert not symmetric_encoding(HashingEncoder())
