@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import logging
 import shutil
 import threading
 from collections.abc import Iterator
@@ -73,13 +74,29 @@ def test_answer_sentence_holds_the_answer(shared_data: Path) -> None:
     assert sum(inside) / len(inside) > 0.99
 
 
+class _MirrorHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a folder; the first ``failures[0]`` GETs answer 503 (a flaky server)."""
+
+    failures = [0]
+
+    def do_GET(self) -> None:
+        if self.failures[0] > 0:
+            self.failures[0] -= 1
+            self.send_error(503, "try again")
+            return
+        super().do_GET()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.fixture
 def http_mirror(shared_data: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A loopback HTTP server over a copy of the real files (the copy can be corrupted)."""
     root = tmp_path / "mirror"
     shutil.copytree(shared_data / "xquad-r", root / "xquad-r")
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    _MirrorHandler.failures[0] = 0
+    handler = functools.partial(_MirrorHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -87,6 +104,7 @@ def http_mirror(shared_data: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]
         yield f"http://127.0.0.1:{server.server_address[1]}", root
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def _remote(base: str, lang: str) -> download.RemoteFile:
@@ -122,6 +140,46 @@ def test_corrupt_download_leaves_nothing_in_the_cache(http_mirror, tmp_path, mon
     with pytest.raises(DataFileError, match="does not match"):
         download.fetch(_remote(base, "es"))
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+def test_broken_transfer_is_retried(http_mirror, tmp_path, monkeypatch) -> None:
+    base, _ = http_mirror
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(download, "DOWNLOAD_RETRIES", 1)
+    _MirrorHandler.failures[0] = 1  # the first request fails, the retry succeeds
+    path = download.fetch(_remote(base, "tr"))
+    assert download.sha256_of(path) == lareqa.XQUAD_R_SHA256["tr"]
+    assert _MirrorHandler.failures[0] == 0
+
+
+def test_failed_download_is_one_line_naming_url_and_fix(http_mirror, tmp_path, monkeypatch):
+    base, _ = http_mirror
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(download, "DOWNLOAD_RETRIES", 0)
+    remote = download.RemoteFile("xquad-r/xx.json", f"{base}/xquad-r/xx.json", "0" * 64)  # 404
+    with pytest.raises(DataFileError) as error:
+        download.fetch(remote)
+    message = str(error.value)
+    assert message.startswith(f"{remote.url}: download failed") and "MTEB_HYBRID_DATA" in message
+    assert "\n" not in message
+    assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
+
+
+def test_unpinned_download_is_kept_with_a_warning_naming_its_sha256(
+    http_mirror, tmp_path, monkeypatch, caplog
+) -> None:
+    base, _ = http_mirror
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.setattr(download, "_WARNED", set())
+    remote = download.RemoteFile("xquad-r/vi.json", f"{base}/xquad-r/vi.json", None)
+    with caplog.at_level(logging.WARNING, logger="mteb_hybrid.data.download"):
+        path = download.fetch(remote)
+    assert path == tmp_path / "cache" / "xquad-r" / "vi.json"
+    warned = [r.message for r in caplog.records if "NOT verified" in r.message]
+    assert warned and lareqa.XQUAD_R_SHA256["vi"] in warned[0]
 
 
 def test_truncated_local_file_names_the_file_and_the_fix(shared_data, tmp_path) -> None:

@@ -1,25 +1,24 @@
-"""Local-folder lookup, checksummed download into a cache, atomically.
+"""Local-folder lookup, then a cached, checksummed download with pooch.
 
 A data file is looked up, in order, in the folder given explicitly, in ``$MTEB_HYBRID_DATA``, and
 in the cache (``$MTEB_HYBRID_CACHE``, default ``~/.cache/mteb_hybrid``); only then is it
-downloaded. Every file is checked against its sha256 before use; a download is written to a
-temporary file in the cache folder and renamed into place only once its checksum matches, so the
-cache never holds a half-written file.
+downloaded, by :mod:`pooch`: into a temporary file in the cache folder, renamed into place only once
+its sha256 matches (so the cache never holds a half-written or corrupt file), retried when the
+transfer breaks or the checksum does not match, with a progress bar. Local and cached copies are
+checked against the same sha256 before use.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 DATA_ENV = "MTEB_HYBRID_DATA"
 CACHE_ENV = "MTEB_HYBRID_CACHE"
 VERIFY_ENV = "MTEB_HYBRID_VERIFY"
+DOWNLOAD_RETRIES = 2  # further attempts after a broken transfer or a checksum mismatch
 
 logger = logging.getLogger(__name__)
 _WARNED: set[str] = set()
@@ -42,13 +41,11 @@ class RemoteFile:
     sha256: str | None
 
 
-def sha256_of(path: Path, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file (read in chunks, by pooch)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha256")
 
 
 def cache_dir() -> Path:
@@ -161,34 +158,49 @@ def fetch(
 
 
 def download(remote: RemoteFile, destination: Path) -> Path:
-    """Download ``remote`` to ``destination`` atomically, verifying its sha256 first."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.")
-    tmp = Path(tmp_name)
+    """Download ``remote`` to ``destination`` with pooch, verified against its sha256.
+
+    The file is written to a temporary name beside ``destination`` and renamed into place only
+    once its checksum matches; a broken transfer or a mismatch is retried
+    (:data:`DOWNLOAD_RETRIES` times), then reported as a one-line :class:`DataFileError` with
+    nothing left behind. Without a published sha256 the file is kept unverified, with a warning
+    naming its sha256. A file already at ``destination`` with the right checksum is reused.
+    """
+    import pooch
+
+    known_hash = f"sha256:{remote.sha256}" if remote.sha256 else None
+    fetcher = pooch.create(
+        path=destination.parent,
+        base_url="",
+        registry={destination.name: known_hash},
+        urls={destination.name: remote.url},
+        retry_if_failed=DOWNLOAD_RETRIES,
+    )
+    attempts = f"{1 + DOWNLOAD_RETRIES} attempt{'s' if DOWNLOAD_RETRIES else ''}"
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(remote.url, timeout=60) as resp:
-            digest = hashlib.sha256()
-            while block := resp.read(1 << 20):
-                digest.update(block)
-                out.write(block)
-        if remote.sha256 is None:
-            logger.warning(
-                "%s: no published sha256, so the download is NOT verified; its sha256 is %s",
-                remote.url,
-                digest.hexdigest(),
-            )
-        elif digest.hexdigest() != remote.sha256:
+        fetcher.fetch(destination.name, progressbar=True)
+    except ValueError as error:  # pooch: checksum mismatch, or a URL it cannot fetch
+        reason = " ".join(str(error).split())
+        if "does not match" not in reason:
             raise DataFileError(
-                f"{remote.url}: downloaded sha256 {digest.hexdigest()[:12]}... does not match "
-                f"the expected {remote.sha256[:12]}...; the source changed or the transfer broke, "
-                "try again or point MTEB_HYBRID_DATA at a verified copy"
-            )
-        os.replace(tmp, destination)
-    except OSError as error:
+                f"{remote.url}: download failed ({reason}); set {DATA_ENV} to a folder "
+                "holding the file"
+            ) from error
         raise DataFileError(
-            f"{remote.url}: download failed ({error}); check the network or set {DATA_ENV} "
-            "to a folder holding the file"
+            f"{remote.url}: downloaded file does not match the expected sha256 "
+            f"{remote.sha256[:12]}... ({attempts}); the source changed or the transfer "
+            f"broke, try again or point {DATA_ENV} at a verified copy"
         ) from error
-    finally:
-        tmp.unlink(missing_ok=True)
+    except OSError as error:  # requests' errors are OSErrors: connection, timeout, HTTP status
+        reason = " ".join(str(error).split())
+        raise DataFileError(
+            f"{remote.url}: download failed after {attempts} ({reason}); check the "
+            f"network or set {DATA_ENV} to a folder holding the file"
+        ) from error
+    if remote.sha256 is None:
+        _warn_once(
+            f"unpinned:{destination}",
+            f"{remote.url}: no published sha256, so the download is NOT verified; its sha256 is "
+            f"{sha256_of(destination)} (pin it once checked)",
+        )
     return destination
