@@ -16,11 +16,15 @@ from mteb_hybrid.evaluation.metrics import (
 )
 from mteb_hybrid.evaluation.ranking import (
     DEFAULT_MAX_CHUNK_BYTES,
+    RankChunk,
     iter_relevant_ranks,
     prepare_documents,
 )
 
 PER_QUERY_METRICS = ("map", "ndcg_at_10", "recall_at_10", "rank_distance")
+# stored per pooled query for the chance level of rank distance (mteb_hybrid.leaderboard.chance):
+# the documents it is ranked among and its relevant documents in each collection language
+CHANCE_FIELDS = ("pool_size", "relevant_per_language")
 
 
 @dataclass
@@ -93,6 +97,7 @@ def evaluate_subsets(
                     values["rank_distance"] = rank_distance(
                         chunk.rank_pooled, chunk.rel_lang, len(collection.languages)
                     )
+                    values.update(_chance_inputs(collection, chunk))
                 keep = ~np.isnan(values["map"])
                 for name, array in values.items():
                     collected[subset.name].setdefault(name, []).append(array[keep])
@@ -108,6 +113,24 @@ def evaluate_subsets(
             subset=subset,
             scores=scores,
             query_ids=ids[subset.name],
-            per_query={k: v for k, v in per_query.items() if k in PER_QUERY_METRICS},
+            per_query={
+                k: v for k, v in per_query.items() if k in PER_QUERY_METRICS + CHANCE_FIELDS
+            },
         )
     return results
+
+
+def _chance_inputs(collection: RetrievalCollection, chunk: RankChunk) -> dict[str, np.ndarray]:
+    """Per query of a pooled chunk: its pool size ``N`` (all documents, less its own text when
+    that is one of them) and its number of relevant documents in each language ``(n, L)``."""
+    n_langs = len(collection.languages)
+    rows = np.repeat(np.arange(len(chunk.query_indices)), chunk.rel_lang.shape[1])
+    langs = chunk.rel_lang.ravel()
+    valid = langs >= 0
+    counts = np.bincount(
+        rows[valid] * n_langs + langs[valid], minlength=len(chunk.query_indices) * n_langs
+    ).reshape(len(chunk.query_indices), n_langs)
+    assert collection.query_self_doc is not None
+    has_self = collection.query_self_doc[chunk.query_indices] >= 0
+    pool = len(collection.doc_ids) - has_self.astype(np.int64)
+    return {"pool_size": pool.astype(np.float64), "relevant_per_language": counts.astype(np.int16)}
