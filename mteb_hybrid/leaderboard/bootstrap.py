@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 RESAMPLE_UNITS = ("auto", "item", "query", "subset")
+RESAMPLE_CHUNK = 1000  # resamples drawn (and seeded) together
 # tasks whose query ids are parallel across languages ("<lang>-<item>"): "auto" uses "item"
 PARALLEL_TASKS = frozenset(
     {"XQuADRRetrieval", "MLQARRetrieval", "XM3600Retrieval", "FloresRetrieval"}
@@ -130,7 +131,8 @@ class PairedBootstrap:
         self.rows: dict[str, list[np.ndarray | None]] = {}
         self.dropped: dict[str, int] = {}
         self._align()
-        self._counts: dict[str, np.ndarray] = {}
+        self._counts: dict[tuple[str, int], np.ndarray] = {}
+        self._n_units: dict[str, int] = {}
         self._unit_index: dict[str, np.ndarray] = {}
         self._block: dict[str, str] = {}
         self._draw()
@@ -171,20 +173,43 @@ class PairedBootstrap:
             index = np.array([universe.setdefault(k, len(universe)) for k in keys], dtype=np.int64)
             self._unit_index[subset] = index
             self._block[subset] = block
-        for block, universe in blocks.items():
-            rng = _seed_for(self.settings.seed, block)
-            self._counts[block] = resample_counts(
-                max(len(universe), 1), self.settings.n_resamples, rng
-            )
+        self._n_units = {block: max(len(universe), 1) for block, universe in blocks.items()}
 
-    def subset_means(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(observed (R, S), resampled (R, B, S))`` means of ``metric``; ``nan`` if unavailable.
+    def _chunk_counts(self, block: str, chunk: int) -> np.ndarray:
+        """Counts of resamples ``[chunk * RESAMPLE_CHUNK, ...)`` of one block, seeded by the chunk
+        (so the first resamples are the same whatever ``n_resamples`` is)."""
+        key = (block, chunk)
+        if key not in self._counts:
+            for old in [k for k in self._counts if k[1] != chunk]:
+                del self._counts[old]  # keep one chunk per block in memory
+            start = chunk * RESAMPLE_CHUNK
+            size = min(RESAMPLE_CHUNK, self.settings.n_resamples - start)
+            rng = _seed_for(self.settings.seed, f"{block}\x00{chunk}")
+            self._counts[key] = resample_counts(self._n_units[block], size, rng)
+        return self._counts[key]
+
+    def counts(self, block: str, start: int, stop: int) -> np.ndarray:
+        """``(stop - start, n_units)`` counts of resamples ``start`` to ``stop`` of one block."""
+        parts = []
+        for chunk in range(start // RESAMPLE_CHUNK, (stop - 1) // RESAMPLE_CHUNK + 1):
+            offset = chunk * RESAMPLE_CHUNK
+            counts = self._chunk_counts(block, chunk)
+            low, high = max(start, offset) - offset, min(stop, offset + len(counts)) - offset
+            parts.append(counts[low:high])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def subset_means(
+        self, metric: str, start: int = 0, stop: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(observed (R, S), resampled (R, b, S))`` means of ``metric``; ``nan`` if unavailable.
 
         ``observed`` is the mean over the aligned queries (equal to mteb's figure when every model
-        has the same queries).
+        has the same queries). ``start``/``stop`` select resamples (default all ``B``), so that
+        many resamples can be processed in chunks.
         """
+        stop = self.settings.n_resamples if stop is None else stop
         n_models, n_subsets = len(self.sidecars), len(self.subsets)
-        b = self.settings.n_resamples
+        b = stop - start
         observed = np.full((n_models, n_subsets), np.nan)
         resampled = np.full((n_models, b, n_subsets), np.nan, dtype=np.float64)
         groups: dict[tuple[str, bytes], list[int]] = {}
@@ -194,7 +219,7 @@ class PairedBootstrap:
                 groups.setdefault(key, []).append(s)
         for (block, _), members in groups.items():
             index = self._unit_index[self.subsets[members[0]]]
-            weights = self._counts[block][:, index]  # (B, n)
+            weights = self.counts(block, start, stop)[:, index]  # (b, n)
             columns, targets = [], []
             for s in members:
                 for r, rows in enumerate(self.rows[self.subsets[s]]):
