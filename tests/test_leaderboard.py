@@ -26,6 +26,7 @@ from mteb_hybrid.leaderboard.board import build_leaderboard, make_rows
 from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
 from mteb_hybrid.leaderboard.export import FORMATS, render
 from mteb_hybrid.leaderboard.results import classify_subset, load_results
+from mteb_hybrid.leaderboard.seed_stats import InferenceSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "results"
 MINILM = FIXTURES / "minilm-xquad-en-de"
@@ -179,9 +180,94 @@ def test_intervals_bracket_the_values_and_tests_find_the_better_ratio(fake_board
             if row.is_baseline:
                 assert cell.p is None
     better = next(r for r in table.rows if r.ratio_text == "0.5:0.5:0")
-    cell = table.cell(better, "map_multi")
-    assert cell.significant and cell.p_holm < 0.05 and cell.p_holm >= cell.p
-    assert cell.value > table.cell("1:0:0", "map_multi").value
+    cell = table.cell(better, "map_mono")
+    assert cell.significant and cell.p_adj < 0.05 and cell.p_adj >= cell.p
+    assert cell.value > table.cell("1:0:0", "map_mono").value
+    # the difference shown is the paired quantity tested, with its interval around it
+    diff = cell.diffs["1:0:0"]
+    assert diff.value == pytest.approx(cell.value - table.cell("1:0:0", "map_mono").value)
+    assert diff.ci[0] <= diff.value <= diff.ci[1] and diff.ci[0] > 0
+    assert (diff.p, diff.p_adj, diff.significant) == (cell.p, cell.p_adj, cell.significant)
+
+
+def test_every_trained_row_is_tested_against_the_base_model_and_1_0_0(fake_board) -> None:
+    """Two references, one family per table: Holm over every (row, reference, column) test."""
+    from mteb_hybrid.leaderboard.bootstrap import holm
+
+    _, board = fake_board
+    table = board.tables[0]
+    assert board.base == "fake/base-model" and board.baseline == "1:0:0"
+    assert table.references == [("baseline", "1:0:0"), ("base", "fake/base-model")]
+    tested_columns = [c for c in table.columns if not c.chance_normalised]
+    diffs = []
+    for row in table.rows:
+        for column in table.columns:
+            cell = table.cell(row, column)
+            expected = {"1:0:0", "fake/base-model"} - {row.label}
+            assert set(cell.diffs) == expected, (row.label, column.key)
+            diffs += [d for d in cell.diffs.values() if d.tested and column in tested_columns]
+    # 1:0:0 vs base is one test (shown in both difference tables); 5 pairs x tested columns
+    assert len(diffs) == table.inference.n_tests == 5 * len(tested_columns)
+    np.testing.assert_allclose([d.p_adj for d in diffs], holm([d.p for d in diffs]))
+    twin = table.cell("fake/base-model", "map_mono").diffs["1:0:0"]
+    pair = table.cell("1:0:0", "map_mono").diffs["fake/base-model"]
+    assert twin.value == pytest.approx(-pair.value) and twin.p_adj == pair.p_adj
+    # enough resamples that 1/(B+1) is well below the strictest corrected threshold
+    info = table.inference
+    assert info.smallest_p <= info.threshold / 10
+    assert info.n_resamples > FAST.n_resamples
+
+
+def test_single_seed_rows_are_flagged_conditional(fake_results, tmp_path) -> None:
+    folder = tmp_path / "one-seed"
+    shutil.copytree(fake_results, folder)
+    for path in folder.rglob("*r0.50-0.50-0.00_s1"):
+        shutil.rmtree(path)
+    board = build_leaderboard(load_results([folder]), settings=FAST)
+    table = board.tables[0]
+    one = table.cell("0.5:0.5:0", "map_mono")
+    assert one.n_runs == 1 and one.conditional and one.diffs["1:0:0"].conditional
+    assert not table.cell("1:0:0", "map_mono").conditional
+    assert not table.cell("fake/base-model", "map_mono").conditional  # fixed, not conditional
+    assert table.inference.conditional_rows == ["0.5:0.5:0"]
+    md = render(board, "md")
+    assert "| 1§ " in md and "conditional on that checkpoint" in md
+    pooled = build_leaderboard(
+        load_results([folder]), settings=FAST, inference=InferenceSettings(seed_variance="pooled")
+    )
+    assert not pooled.tables[0].cell("0.5:0.5:0", "map_mono").conditional
+
+
+def test_rank_distance_has_its_chance_level_and_a_normalised_column(fake_board) -> None:
+    from mteb_hybrid.leaderboard.chance import expected_range_uniform
+
+    result, board = fake_board
+    table = board.tables[0]
+    distance = next(c for c in table.columns if c.key == "rank_distance")
+    normalised = next(c for c in table.columns if c.key == "rank_distance_chance")
+    assert table.columns.index(normalised) == table.columns.index(distance) + 1
+    # 3 languages, one answer sentence each, pooled over every answer sentence of de/en/es
+    (run,) = [k for k in result.runs if k.model == "fake/base-model"]
+    car = result.per_query(run, "XQuADRRetrieval")["deu-all"]
+    n_docs = int(car["pool_size"][0])
+    assert (car["relevant_per_language"] == 1).all()
+    assert table.chance["rank_distance"] == pytest.approx(expected_range_uniform(3, n_docs))
+    assert f"(chance {expected_range_uniform(3, n_docs):,.0f})" in distance.label
+    for row in table.rows:
+        value = table.cell(row, distance).value
+        assert table.cell(row, normalised).value == pytest.approx(value / table.chance["min"])
+        rd, rn = table.cell(row, distance).diffs, table.cell(row, normalised).diffs
+        for ref in rd:  # the normalised column repeats the rank-distance test
+            assert rn[ref].p_adj == rd[ref].p_adj and not rn[ref].tested
+    assert "RD/chance %" in render(board, "md")
+
+
+def test_old_sidecars_without_chance_inputs_still_work() -> None:
+    board = build_leaderboard(load_results([MINILM]), settings=BootstrapSettings(100))
+    table = board.tables[0]
+    assert table.chance is None and table.has_ci
+    assert not any(c.chance_normalised for c in table.columns)
+    assert any("no chance level" in w for w in table.warnings)
 
 
 def test_explicit_baseline_and_bad_baseline(fake_results) -> None:
@@ -234,16 +320,29 @@ def test_every_format_parses(fake_board) -> None:
         "std over seeds",
         "± (interval width)",
         "Holm-corrected",
+        "†",
+        "‡",
     ):
         assert line in md, line
     rows = list(csv.DictReader(io.StringIO(texts["csv"])))
     headline = [r for r in rows if r["table"] == "headline"]
     assert len(headline) == len(board.tables[0].rows) * len(board.tables[0].columns)
-    assert {r["significant"] for r in headline} == {"True", "False"}
+    assert {r["significant_baseline"] for r in headline} == {"True", "False"}
+    assert {r["significant_base"] for r in headline} == {"True", "False"}
     float(headline[0]["value"])
+    line = next(r for r in headline if r["row"] == "0.5:0.5:0" and r["column"] == "map_mono")
+    assert float(line["diff_base_low"]) <= float(line["diff_base"]) <= float(line["diff_base_high"])
+    assert line["reference_base"] == "fake/base-model" and line["reference_baseline"] == "1:0:0"
     data = json.loads(texts["json"])
     assert data["baseline"] == "1:0:0" and data["tables"][0]["notes"]
-    assert any(c["p_holm"] is not None for c in data["cells"])
+    assert data["base"] == "fake/base-model"
+    assert any(c["p_adj_baseline"] is not None for c in data["cells"])
+    stats = data["tables"][0]["statistics"]
+    assert stats["n_tests"] > 0 and stats["smallest_p"] < stats["threshold"]
+    assert stats["chance"]["rank_distance"] > 0
+    assert "difference to 1:0:0" in md and "difference to fake/base-model" in md
+    for line in ("seed-aware interval", "Holm-corrected together", "chance (rank dist.)"):
+        assert line in md, line
     assert data["pairs"][0]["corpus_langs"][-1] == "all"
     tex = texts["tex"]
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and r"$\pm$" in tex
@@ -257,7 +356,8 @@ def test_every_format_parses(fake_board) -> None:
 
     checker = Checker()
     checker.feed(texts["html"])
-    assert checker.tables == 4  # headline, std over seeds, per language, language pairs
+    # headline, 2 difference tables, std over seeds, per language, its 2 difference tables, pairs
+    assert checker.tables == 8
     assert texts["html"].rstrip().endswith("</html>")
 
 

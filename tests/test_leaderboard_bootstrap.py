@@ -173,3 +173,40 @@ def test_speed_eleven_models_on_full_xquad_r_layout() -> None:
     elapsed = time.perf_counter() - started
     assert samples.shape == (11, 1000, 132) and values.shape == (11, 1000)
     assert elapsed < 30, f"bootstrap took {elapsed:.1f} s"
+
+
+def test_resamples_in_chunks_equal_the_whole_and_do_not_depend_on_b() -> None:
+    """Resamples are seeded per chunk of 1000: any (start, stop) slices agree with the whole, and
+    a larger B keeps the first resamples (so raising B per table only adds resamples)."""
+    rng = np.random.default_rng(4)
+    car = _sidecar({"map": rng.random(40).astype(np.float32)})
+    small = PairedBootstrap([car], ["eng-eng"], BootstrapSettings(1500))
+    large = PairedBootstrap([car], ["eng-eng"], BootstrapSettings(2500))
+    _, whole = small.subset_means("map")
+    parts = [small.subset_means("map", a, b)[1] for a, b in ((0, 700), (700, 1001), (1001, 1500))]
+    np.testing.assert_array_equal(np.concatenate(parts, axis=1), whole)
+    np.testing.assert_array_equal(large.subset_means("map", 0, 1500)[1], whole)
+
+
+def test_column_values_share_one_pass_and_equal_column_value() -> None:
+    from mteb_hybrid.leaderboard.aggregate import column_values, headline_columns
+
+    langs = ["deu", "eng", "spa"]
+    subsets = [f"{q}-{c}" for q in langs for c in [*langs, "all"]]
+    layout = Layout(
+        subsets=subsets,
+        settings=[
+            "multi" if s.endswith("all") else "mono" if s[:3] == s[4:] else "cross" for s in subsets
+        ],
+        query_langs=[s[:3] for s in subsets],
+        corpus_langs=[s[4:] for s in subsets],
+        languages=langs,
+    )
+    x = np.random.default_rng(5).random((4, 30, len(subsets)))
+    x[0, 0, 3] = np.nan
+    columns = [
+        c for c in headline_columns(layout, {"low": ["spa"]}, metrics=("map",)) if c.metric == "map"
+    ]
+    assert {c.kind for c in columns} >= {"setting", "group", "worst", "spread"}
+    for column, value in zip(columns, column_values(columns, layout, x), strict=True):
+        np.testing.assert_allclose(value, column_value(column, layout, x), rtol=1e-12)

@@ -6,9 +6,12 @@ Modules, one job each:
   and our ``<Task>.per_query.npz`` sidecars) into a tidy table.
 - :mod:`.aggregate`: the headline figures (macro averages per setting, language groups, worst
   language, spread across languages) as functions of subset scores.
-- :mod:`.bootstrap`: paired bootstrap over queries (confidence intervals, tests, Holm).
-- :mod:`.board`: puts the three together into a :class:`~.board.Leaderboard`.
-- :mod:`.export`: md / csv / tex / html / json.
+- :mod:`.bootstrap`: paired resamples of parallel items (or queries), shared by every model.
+- :mod:`.seed_stats`: seed-aware intervals and tests (items and training seeds), Holm or
+  Benjamini-Hochberg across each table.
+- :mod:`.chance`: the random-ranking expectation of rank distance (its chance level).
+- :mod:`.board`: puts them together into a :class:`~.board.Leaderboard`.
+- :mod:`.export` (with :mod:`.stats_export`): md / csv / tex / html / json.
 - :mod:`.plots`: metric against ratio, ternary plot, language-pair heatmap (matplotlib).
 - :mod:`.cli`: the ``mteb-hybrid leaderboard`` command.
 

@@ -48,6 +48,8 @@ class Column:
     ``kind``: ``setting`` (macro over a setting's subsets), ``group``, ``language`` (one
     language's score), ``worst`` or ``spread``. ``scale``: 100 for scores shown x100, 1 for rank
     distance. ``lower_is_better`` flips the sense of "best" and of the significance direction.
+    ``chance_normalised``: the figure divided by its random-ranking expectation
+    (:mod:`.chance`), per run; it repeats the test of the figure it normalises.
     """
 
     key: str
@@ -58,6 +60,7 @@ class Column:
     languages: tuple[str, ...] = ()
     lower_is_better: bool = False
     scale: float = 100.0
+    chance_normalised: bool = False
 
 
 @dataclass
@@ -122,13 +125,16 @@ class Layout:
 
 def weighted_mean(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
     """``nan``-aware weighted means: ``weights`` ``(K, S)`` or ``(S,)``, ``x`` ``(..., S)``."""
-    w = np.atleast_2d(weights)
-    finite = np.isfinite(x)
-    numerator = np.where(finite, x, 0.0) @ w.T
-    denominator = finite.astype(x.dtype if x.dtype.kind == "f" else np.float64) @ w.T
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.float64
+    w = np.atleast_2d(weights).astype(dtype)
+    flat = x.reshape(-1, x.shape[-1])  # one 2-d product (BLAS), not a stack of small ones
+    finite = np.isfinite(flat)
+    numerator = np.where(finite, flat, 0.0) @ w.T
+    denominator = finite.astype(dtype) @ w.T
     with np.errstate(invalid="ignore", divide="ignore"):
         out = numerator / denominator
-    out = np.where(denominator > 0, out, np.nan)
+    out = np.where(denominator > 0, out, np.nan).reshape(*x.shape[:-1], w.shape[0])
     return out[..., 0] if weights.ndim == 1 else out
 
 
@@ -141,7 +147,28 @@ def column_value(column: Column, layout: Layout, x: np.ndarray) -> np.ndarray:
     """The figure ``column`` from subset values ``x`` of ``column.metric`` (leading axes kept)."""
     if column.kind == "setting":
         return weighted_mean(layout.setting_weights(column.setting or ""), x)
-    scores = language_scores(layout, x)
+    return _from_language_scores(column, layout, language_scores(layout, x))
+
+
+def column_values(columns: Sequence[Column], layout: Layout, x: np.ndarray) -> list[np.ndarray]:
+    """:func:`column_value` of several columns of one metric, sharing one weighted-mean pass."""
+    settings = sorted({c.setting or "" for c in columns if c.kind == "setting"})
+    weights = [layout.setting_weights(s) for s in settings]
+    if any(c.kind != "setting" for c in columns):
+        weights.extend(layout.language_weights())
+    if not weights:
+        return []
+    means = weighted_mean(np.stack(weights), x)
+    scores = means[..., len(settings) :]
+    return [
+        means[..., settings.index(c.setting or "")]
+        if c.kind == "setting"
+        else _from_language_scores(c, layout, scores)
+        for c in columns
+    ]
+
+
+def _from_language_scores(column: Column, layout: Layout, scores: np.ndarray) -> np.ndarray:
     if column.kind == "language":
         return scores[..., layout.languages.index(column.languages[0])]
     if column.kind == "group":

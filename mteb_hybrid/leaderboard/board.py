@@ -1,9 +1,12 @@
 """Build a leaderboard: rows per model (per ratio for sweeps), headline figures, intervals, tests.
 
 A row is one model, or for sweep models one ratio with its seeds. Each figure of a row is the mean
-over its seeds of each run's figure (see :mod:`.aggregate`); its 95% interval comes from the paired
-bootstrap over queries (:mod:`.bootstrap`) applied to that mean; its test compares the row with the
-baseline row on the same resamples, and the p-values of a column are Holm-corrected across rows.
+over its seeds of each run's figure (see :mod:`.aggregate`). Its 95% interval and its differences
+to the reference rows (the ``--baseline`` row, 1:0:0 by default, and the untrained base model)
+come from the seed-aware two-level resampling of :mod:`.seed_stats`: parallel items resampled
+together for every row (:mod:`.bootstrap`), and the row's seed mean drawn from its seed spread.
+Every test of a table is corrected together (Holm or Benjamini-Hochberg). Rank distance carries
+its random-ranking expectation and a normalised column beside it (:mod:`.chance`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mteb_hybrid.leaderboard import table_stats
 from mteb_hybrid.leaderboard.aggregate import (
     Column,
     Layout,
@@ -25,20 +29,16 @@ from mteb_hybrid.leaderboard.aggregate import (
     language_groups,
     worst_language,
 )
-from mteb_hybrid.leaderboard.bootstrap import (
-    BootstrapSettings,
-    PairedBootstrap,
-    holm,
-    paired_p_value,
-    percentile_interval,
-)
+from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
 from mteb_hybrid.leaderboard.results import ModelRun, ResultSet, RunKey, SubsetScores
+from mteb_hybrid.leaderboard.seed_stats import Difference, FamilySummary, InferenceSettings
 from mteb_hybrid.sweep.plan import Ratio, format_ratio
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASELINE_RATIO: Ratio = (1.0, 0.0, 0.0)
 DEFAULT_SETTINGS = BootstrapSettings()
+DEFAULT_INFERENCE = InferenceSettings()
 
 
 @dataclass
@@ -53,6 +53,12 @@ class Row:
     is_baseline: bool = False
     batch_types: list[dict[str, int] | None] = field(default_factory=list)
     ratio_schedules: list[str | None] = field(default_factory=list)
+    is_base: bool = False
+
+    @property
+    def trained(self) -> bool:
+        """A sweep ratio: its runs are seeds of a training recipe (training randomness counts)."""
+        return self.ratio is not None
 
     @property
     def ratio_text(self) -> str:
@@ -64,8 +70,11 @@ class Row:
 class Cell:
     """One figure of one row, on the metric's own scale (0-1 for scores, ranks for distance).
 
-    ``ci``: the bootstrap interval; ``seed_sd``: the std over seeds (``None`` below 2 seeds);
-    ``p``/``p_holm``: the paired test against the baseline row, raw and Holm-corrected;
+    ``ci``: the seed-aware interval (items and seeds); ``seed_sd``: the std over seeds (``None``
+    below 2 seeds); ``diffs``: per reference row label, the difference to it with its interval
+    and test (:class:`~.seed_stats.Difference`); ``p``/``p_adj``/``significant``: the test
+    against the first reference (the baseline row), raw and corrected across the table;
+    ``conditional``: a trained row with one seed (inference conditional on its checkpoint);
     ``note``: e.g. the worst language's code.
     """
 
@@ -74,9 +83,11 @@ class Cell:
     seed_sd: float | None = None
     n_runs: int = 1
     p: float | None = None
-    p_holm: float | None = None
+    p_adj: float | None = None
     significant: bool = False
     note: str | None = None
+    diffs: dict[str, Difference] = field(default_factory=dict)
+    conditional: bool = False
 
 
 @dataclass
@@ -94,6 +105,9 @@ class Table:
     has_tests: bool = False
     resample_unit: str | None = None
     warnings: list[str] = field(default_factory=list)
+    references: list[tuple[str, str]] = field(default_factory=list)
+    inference: FamilySummary | None = None
+    chance: dict[str, float] | None = None
 
     def cell(self, row: Row | str, column: Column | str) -> Cell | None:
         """The cell of a row label and column key."""
@@ -124,6 +138,8 @@ class Leaderboard:
     alpha: float
     baseline: str | None
     sources: dict[str, str]
+    base: str | None = None
+    inference: InferenceSettings = DEFAULT_INFERENCE
     language_tables: list[Table] = field(default_factory=list)
     pair_matrices: list[PairMatrix] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
@@ -132,14 +148,18 @@ class Leaderboard:
 
 
 # ---------------------------------------------------------------------------------------------
-def make_rows(result: ResultSet, baseline: str | None = "auto") -> list[Row]:
-    """Group runs into rows and mark the baseline row.
+def make_rows(
+    result: ResultSet, baseline: str | None = "auto", base: str | None = "auto"
+) -> list[Row]:
+    """Group runs into rows and mark the baseline row and the untrained base model's row.
 
     Sweep runs (named by ratio and seed) of one family make one row, labelled by the ratio; other
     models are one row each, labelled by their name (with ``@revision`` where a name has several).
     Labels stay unique across results folders by a ``folder:`` prefix where needed.
     ``baseline``: ``"auto"`` (the 1:0:0 row, if any), ``None``/``"none"``, or a row label, model
-    name or ratio (``"1:0:0"``).
+    name or ratio (``"1:0:0"``). ``base``: ``"auto"`` (the sweep's ``base`` run, else the one
+    row outside the sweep in a results folder that holds a sweep), ``None``/``"none"``, or a row
+    label or model name.
     """
     groups: dict[tuple[str, str], list[ModelRun]] = {}
     for run in result.runs.values():
@@ -184,7 +204,35 @@ def make_rows(result: ResultSet, baseline: str | None = "auto") -> list[Row]:
     _dedupe_labels(rows)
     rows.sort(key=_row_order)
     _mark_baseline(rows, baseline)
+    _mark_base(result, rows, base)
     return rows
+
+
+def _mark_base(result: ResultSet, rows: list[Row], base: str | None) -> None:
+    """Mark the untrained base model's row (the second reference of the tests)."""
+    if base is None or str(base).lower() == "none":
+        return
+    if base != "auto":
+        chosen = [r for r in rows if base in {r.label, r.model}]
+        if not chosen:
+            labels = ", ".join(r.label for r in rows)
+            raise ValueError(f"--base {base!r} matches no row; rows are: {labels}")
+        chosen[0].is_base = True
+        return
+    fixed = [r for r in rows if not r.trained]
+    marked = [
+        r
+        for r in fixed
+        if any((result.runs[k].run_info or {}).get("kind") == "base" for k in r.runs)
+    ]
+    if not marked:
+        swept = {r.runs[0].source for r in rows if r.trained}
+        for source in swept:
+            alone = [r for r in fixed if r.runs[0].source == source]
+            if len(alone) == 1:
+                marked.append(alone[0])
+    if len(marked) == 1:
+        marked[0].is_base = True
 
 
 def _latest_per_seed(runs: list[ModelRun]) -> list[ModelRun]:
@@ -278,15 +326,20 @@ def build_leaderboard(
     per_language: bool = False,
     pairs: Sequence[str] = (),
     trained_on: Sequence[str] | str | None = None,
+    base: str | None = "auto",
+    inference: InferenceSettings = DEFAULT_INFERENCE,
 ) -> Leaderboard:
     """Every table for the chosen tasks.
 
-    ``settings=None`` skips the bootstrap (no intervals, no tests). ``groups`` overrides the
+    ``settings=None`` skips the resampling (no intervals, no tests); ``settings.n_resamples`` is
+    the least number of resamples, raised per table as ``inference`` asks (see
+    :mod:`.seed_stats`). ``base``: the untrained base model's row (see :func:`make_rows`), tested
+    against besides the baseline row. ``groups`` overrides the
     task's language groups (``{"low-resource": ["ben", ...]}``). ``pairs``: row labels (or
     ``"all"``) whose language-pair matrices to add. ``trained_on``: the training languages or
     dataset (for the ``unseen`` group); default: read from the trained models' metadata.
     """
-    rows = make_rows(result, baseline)
+    rows = make_rows(result, baseline, base)
     chosen_tasks = list(tasks) if tasks else result.tasks
     missing = [t for t in chosen_tasks if t not in result.tasks]
     if missing:
@@ -301,6 +354,8 @@ def build_leaderboard(
         sources={k: str(v) for k, v in result.sources.items()},
         metadata={"sweeps": dict(result.sweeps)} if result.sweeps else {},
         coverage={t: r for t, r in result.coverage.items() if t in chosen_tasks},
+        base=next((r.label for r in rows if r.is_base), None),
+        inference=inference,
     )
     for task in chosen_tasks:
         scores = result.select(task, split)
@@ -321,7 +376,17 @@ def build_leaderboard(
             has_rank_distance=any("rank_distance" in s.scores for s in scores),
         )
         table = _build_table(
-            result, task, split, "headline", layout, columns, task_rows, scores, settings, alpha
+            result,
+            task,
+            split,
+            "headline",
+            layout,
+            columns,
+            task_rows,
+            scores,
+            settings,
+            alpha,
+            inference,
         )
         table.groups = {k: list(v) for k, v in task_groups.items()}
         board.tables.append(table)
@@ -338,6 +403,7 @@ def build_leaderboard(
                     scores,
                     settings,
                     alpha,
+                    inference,
                 )
             )
         for label in pairs:
@@ -381,55 +447,34 @@ def _build_table(
     scores: list[SubsetScores],
     settings: BootstrapSettings | None,
     alpha: float,
+    inference: InferenceSettings = DEFAULT_INFERENCE,
 ) -> Table:
     runs = [key for row in rows for key in row.runs]
     run_index = {key: i for i, key in enumerate(runs)}
+    groups = [[run_index[k] for k in row.runs] for row in rows]
     by_run: dict[RunKey, list[SubsetScores]] = {}
     for item in scores:
         by_run.setdefault(item.run, []).append(item)
     metrics = sorted({c.metric for c in columns})
     points = {m: np.stack([layout.vector(by_run.get(k, []), m) for k in runs]) for m in metrics}
+    has_distance = any(c.metric == "rank_distance" for c in columns)
+    sidecars = (
+        [result.per_query(key, task) for key in runs]
+        if settings is not None or has_distance
+        else [None] * len(runs)
+    )
     table = Table(task, split, kind, columns, rows, {})
+    divisors: dict[str, np.ndarray] = {}
+    if has_distance:
+        columns = table_stats.with_chance(table, layout, sidecars, divisors)
+        table.columns = columns
+    table.references = table_stats.references(rows)
 
-    samples: dict[str, np.ndarray] = {}
-    observed: dict[str, np.ndarray] = {}
-    if settings is not None:
-        sidecars = [result.per_query(key, task) for key in runs]
-        if any(car is not None for car in sidecars):
-            boot = PairedBootstrap(sidecars, layout.subsets, settings, task=task)
-            table.resample_unit = boot.unit
-            for metric in metrics:
-                observed[metric], samples[metric] = boot.subset_means(metric)
-            dropped = {s: n for s, n in boot.dropped.items() if n}
-            if dropped:
-                table.warnings.append(
-                    f"{task}: models were scored on different queries; intervals use the "
-                    f"{sum(len(boot.common_ids[s]) for s in dropped)} shared queries of "
-                    f"{len(dropped)} subsets"
-                )
-            missing = [str(k) for k, car in zip(runs, sidecars, strict=True) if car is None]
-            if missing:
-                table.warnings.append(
-                    f"{task}: no per-query scores for {', '.join(missing)}: no interval or test"
-                )
-        else:
-            table.warnings.append(
-                f"{task}: no per-query sidecars (<Task>.per_query.npz): no intervals or tests"
-            )
-
-    baseline = next((r for r in rows if r.is_baseline), None)
     for column in columns:
         run_values = column_value(column, layout, points[column.metric])  # (R,)
-        run_samples = run_obs = None
-        if column.metric in samples:
-            run_samples = np.stack(
-                [column_value(column, layout, samples[column.metric][i]) for i in range(len(runs))]
-            )  # (R, B)
-            run_obs = column_value(column, layout, observed[column.metric])
-        row_samples: dict[str, np.ndarray] = {}
-        row_obs: dict[str, float] = {}
-        for row in rows:
-            idx = [run_index[k] for k in row.runs]
+        if column.key in divisors:
+            run_values = run_values / divisors[column.key]
+        for row, idx in zip(rows, groups, strict=True):
             values = run_values[idx]
             finite = values[np.isfinite(values)]
             cell = Cell(
@@ -441,28 +486,21 @@ def _build_table(
                 langs = [worst_language(column, layout, points[column.metric][i]) for i in idx]
                 counts = Counter(lang for lang in langs if lang)
                 cell.note = counts.most_common(1)[0][0] if counts else None
-            if run_samples is not None and run_obs is not None:
-                mean_samples = run_samples[idx].mean(axis=0)
-                if np.isfinite(mean_samples).sum() >= 2:
-                    row_samples[row.label] = mean_samples
-                    row_obs[row.label] = float(run_obs[idx].mean())
-                    cell.ci = percentile_interval(mean_samples, settings.confidence)
-                    table.has_ci = True
             table.cells[(row.label, column.key)] = cell
-        if baseline is not None and baseline.label in row_samples:
-            others = [r for r in rows if r is not baseline and r.label in row_samples]
-            p_values = [
-                paired_p_value(
-                    row_samples[r.label] - row_samples[baseline.label],
-                    row_obs[r.label] - row_obs[baseline.label],
-                )
-                for r in others
-            ]
-            for r, p, p_adj in zip(others, p_values, holm(p_values), strict=True):
-                cell = table.cells[(r.label, column.key)]
-                cell.p, cell.p_holm = p, float(p_adj)
-                cell.significant = bool(np.isfinite(p_adj) and p_adj < alpha)
-                table.has_tests = True
+
+    if settings is None:
+        return table
+    if not any(car is not None for car in sidecars):
+        table.warnings.append(
+            f"{task}: no per-query sidecars (<Task>.per_query.npz): no intervals or tests"
+        )
+        return table
+    missing = [str(k) for k, car in zip(runs, sidecars, strict=True) if car is None]
+    if missing:
+        table.warnings.append(
+            f"{task}: no per-query scores for {', '.join(missing)}: no interval or test"
+        )
+    table_stats.infer(table, layout, groups, sidecars, settings, alpha, inference, divisors)
     return table
 
 

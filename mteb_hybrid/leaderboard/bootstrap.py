@@ -133,6 +133,7 @@ class PairedBootstrap:
         self._align()
         self._counts: dict[tuple[str, int], np.ndarray] = {}
         self._n_units: dict[str, int] = {}
+        self._values: dict[str, list[tuple]] = {}
         self._unit_index: dict[str, np.ndarray] = {}
         self._block: dict[str, str] = {}
         self._draw()
@@ -198,10 +199,50 @@ class PairedBootstrap:
             parts.append(counts[low:high])
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
+    def _prepared(self, metric: str) -> list[tuple]:
+        """Per group of subsets with the same queries: ``(block, unit index, values (n, K) with
+        0 for nan, finite mask (n, K), model of each column, subset of each column)``, float32,
+        built once per metric."""
+        if metric in self._values:
+            return self._values[metric]
+        groups: dict[tuple[str, bytes], list[int]] = {}
+        for s, subset in enumerate(self.subsets):
+            if self.common_ids[subset].size:
+                key = (self._block[subset], self._unit_index[subset].tobytes())
+                groups.setdefault(key, []).append(s)
+        prepared = []
+        for (block, _), members in groups.items():
+            columns, rows, subsets = [], [], []
+            for s in members:
+                for r, positions in enumerate(self.rows[self.subsets[s]]):
+                    car = self.sidecars[r]
+                    if positions is None or car is None or metric not in car[self.subsets[s]]:
+                        continue
+                    columns.append(np.asarray(car[self.subsets[s]][metric], np.float64)[positions])
+                    rows.append(r)
+                    subsets.append(s)
+            if not columns:
+                continue
+            values = np.stack(columns, axis=1)  # (n, K)
+            finite = np.isfinite(values)
+            prepared.append(
+                (
+                    block,
+                    self._unit_index[self.subsets[members[0]]],
+                    np.where(finite, values, 0.0).astype(np.float32),
+                    finite.astype(np.float32),
+                    np.array(rows, dtype=np.int64),
+                    np.array(subsets, dtype=np.int64),
+                )
+            )
+        self._values[metric] = prepared
+        return prepared
+
     def subset_means(
         self, metric: str, start: int = 0, stop: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``(observed (R, S), resampled (R, b, S))`` means of ``metric``; ``nan`` if unavailable.
+        """``(observed (R, S), resampled (R, b, S) float32)`` means of ``metric``; ``nan`` if
+        unavailable.
 
         ``observed`` is the mean over the aligned queries (equal to mteb's figure when every model
         has the same queries). ``start``/``stop`` select resamples (default all ``B``), so that
@@ -211,36 +252,20 @@ class PairedBootstrap:
         n_models, n_subsets = len(self.sidecars), len(self.subsets)
         b = stop - start
         observed = np.full((n_models, n_subsets), np.nan)
-        resampled = np.full((n_models, b, n_subsets), np.nan, dtype=np.float64)
-        groups: dict[tuple[str, bytes], list[int]] = {}
-        for s, subset in enumerate(self.subsets):
-            if self.common_ids[subset].size:
-                key = (self._block[subset], self._unit_index[subset].tobytes())
-                groups.setdefault(key, []).append(s)
-        for (block, _), members in groups.items():
-            index = self._unit_index[self.subsets[members[0]]]
+        flat = np.full((b, n_models * n_subsets), np.nan, dtype=np.float32)
+        for block, index, clean, finite, rows, subsets in self._prepared(metric):
             weights = self.counts(block, start, stop)[:, index]  # (b, n)
-            columns, targets = [], []
-            for s in members:
-                for r, rows in enumerate(self.rows[self.subsets[s]]):
-                    car = self.sidecars[r]
-                    if rows is None or car is None or metric not in car[self.subsets[s]]:
-                        continue
-                    columns.append(np.asarray(car[self.subsets[s]][metric], np.float64)[rows])
-                    targets.append((r, s))
-            if not columns:
-                continue
-            values = np.stack(columns, axis=1)  # (n, K)
-            finite = np.isfinite(values)
-            clean = np.where(finite, values, 0.0).astype(np.float32)
             numerator = weights @ clean
-            denominator = weights @ finite.astype(np.float32)
+            if finite.all():  # the usual case: every query has a value
+                denominator = weights.sum(axis=1, keepdims=True)
+            else:
+                denominator = weights @ finite
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = np.where(denominator > 0, numerator / denominator, np.nan)
                 point = clean.sum(axis=0, dtype=np.float64) / finite.sum(axis=0)
-            for k, (r, s) in enumerate(targets):
-                resampled[r, :, s] = means[:, k]
-                observed[r, s] = point[k]
+            flat[:, rows * n_subsets + subsets] = means
+            observed[rows, subsets] = point
+        resampled = flat.reshape(b, n_models, n_subsets).transpose(1, 0, 2)
         return observed, resampled
 
 

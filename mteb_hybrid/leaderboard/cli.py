@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from mteb_hybrid.leaderboard.bootstrap import RESAMPLE_UNITS
+from mteb_hybrid.leaderboard.seed_stats import CORRECTIONS, SEED_VARIANCES
 
 FORMATS = ("md", "csv", "tex", "html", "json")
 SUFFIX_FORMATS = {".md": "md", ".csv": "csv", ".tex": "tex", ".html": "html", ".json": "json"}
@@ -106,7 +107,16 @@ def _per_task(path: Path, task: str, several: bool) -> Path:
     default="auto",
     show_default=True,
     help="Row the tests compare against: a row label, model name or ratio such as "
-    "1:0:0; 'auto' = the 1:0:0 row if there is one; 'none' = no tests.",
+    "1:0:0; 'auto' = the 1:0:0 row if there is one; 'none' = no such row.",
+)
+@click.option(
+    "--base",
+    "base_row",
+    default="auto",
+    show_default=True,
+    help="The untrained base model's row, the second reference of the tests: a row label or "
+    "model name; 'auto' = the sweep's base run (else the one row outside a sweep's folder); "
+    "'none' = no such row.",
 )
 @click.option(
     "--bootstrap",
@@ -114,7 +124,8 @@ def _per_task(path: Path, task: str, several: bool) -> Path:
     type=int,
     default=1000,
     show_default=True,
-    help="Bootstrap resamples over queries; 0 = no intervals and no tests.",
+    help="Least number of resamples (items and seeds); raised per table until the smallest "
+    "attainable p 1/(B+1) is at most alpha/(10 m) for its m tests. 0 = no intervals, no tests.",
 )
 @click.option("--bootstrap-seed", type=int, default=0, show_default=True)
 @click.option(
@@ -131,7 +142,23 @@ def _per_task(path: Path, task: str, several: bool) -> Path:
     type=float,
     default=0.05,
     show_default=True,
-    help="Significance level of the Holm-corrected paired tests.",
+    help="Significance level of the tests, corrected together across each table.",
+)
+@click.option(
+    "--correction",
+    type=click.Choice(CORRECTIONS),
+    default="holm",
+    show_default=True,
+    help="Multiplicity correction across every test of a table: holm (family-wise error) or "
+    "bh (Benjamini-Hochberg, false discovery rate).",
+)
+@click.option(
+    "--seed-variance",
+    type=click.Choice(SEED_VARIANCES),
+    default="row",
+    show_default=True,
+    help="row = each trained row's own std over seeds (t with seeds-1 df); pooled = one seed "
+    "variance pooled over the trained rows (more df; assumes similar seed noise across ratios).",
 )
 @click.option(
     "--interval",
@@ -196,11 +223,14 @@ def leaderboard(
     split: str,
     metrics: str,
     baseline: str,
+    base_row: str,
     n_resamples: int,
     bootstrap_seed: int,
     resample_unit: str,
     confidence: float,
     alpha: float,
+    correction: str,
+    seed_variance: str,
     interval: str,
     groups: tuple[str, ...],
     trained_on: str | None,
@@ -215,14 +245,16 @@ def leaderboard(
     """Leaderboard of one or more mteb results folders (RESULTS...).
 
     Rows are models; models of an `mteb-hybrid sweep` are grouped per ratio (mean and std over
-    seeds). Columns: mono / cross / multi macro mAP and nDCG@10, rank distance, language groups
-    (low-resource, unseen), worst language, spread across languages; each with a 95% bootstrap
-    interval over queries and a Holm-corrected paired test against the baseline row.
+    seeds). Columns: mono / cross / multi macro mAP and nDCG@10, rank distance with its chance
+    level, language groups (low-resource, unseen), worst language, spread across languages; each
+    with a 95% seed-aware interval (items and seeds) and paired tests against the baseline row
+    (1:0:0) and the untrained base model, corrected across the table.
     """
     from mteb_hybrid.leaderboard.board import build_leaderboard
     from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
     from mteb_hybrid.leaderboard.export import render
     from mteb_hybrid.leaderboard.results import ResultsError, load_results
+    from mteb_hybrid.leaderboard.seed_stats import InferenceSettings
 
     started = time.perf_counter()
     if fmt is None:
@@ -247,6 +279,8 @@ def leaderboard(
             per_language=per_language or bundle is not None,
             pairs=wanted_pairs,
             trained_on=_parse_trained_on(trained_on),
+            base=base_row,
+            inference=InferenceSettings(correction=correction, seed_variance=seed_variance),
         )
     except (ResultsError, ValueError) as error:
         raise click.ClickException(str(error)) from None

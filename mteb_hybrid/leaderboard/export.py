@@ -1,9 +1,11 @@
 """Write a :class:`~.board.Leaderboard` as markdown, csv, LaTeX, HTML or JSON.
 
 Scores are shown x100 with 2 decimals (mteb's leaderboard convention), rank distance in ranks with
-1 decimal. A cell reads ``79.20 ± 1.10†``: the value (mean over seeds), half the width of its 95%
-bootstrap interval, and a dagger when it differs from the baseline row after Holm correction.
-csv and json carry every number in full (interval bounds, std over seeds, raw and corrected p).
+1 decimal. A cell reads ``79.20 ± 1.10†‡``: the value (mean over seeds), half the width of its 95%
+seed-aware interval, and a mark per reference row it differs from after the table's correction
+(see :mod:`.stats_export`); each reference gets a table of differences with their intervals.
+csv and json carry every number in full (interval bounds, std over seeds, differences, raw and
+corrected p).
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from typing import Any
 
 from mteb_hybrid.leaderboard.aggregate import METRIC_LABELS, Column
 from mteb_hybrid.leaderboard.board import Cell, Leaderboard, PairMatrix, Row, Table
+from mteb_hybrid.leaderboard.stats_export import (
+    difference_body,
+    difference_records,
+    difference_title,
+    marks,
+    seeds_text,
+    statistics_document,
+    statistics_notes,
+)
 
 FORMATS = ("md", "csv", "tex", "html", "json")
-_UNIT_WORDS = {
-    "item": "parallel items, all translations of a question drawn together",
-    "query": "query ids",
-    "subset": "queries within each subset",
-    None: "queries",
-}
 DAGGER = "†"
 DASH = "–"
 
@@ -47,8 +52,11 @@ def format_value(value: float | None, column: Column) -> str:
     return DASH if scaled is None else f"{scaled:.{_decimals(column)}f}"
 
 
-def format_cell(cell: Cell | None, column: Column, interval: str = "pm") -> str:
-    """``"79.20 ± 1.10†"`` (``interval="brackets"``: ``"79.20 [78.1, 80.3]†"``)."""
+def format_cell(
+    cell: Cell | None, column: Column, interval: str = "pm", table: Table | None = None
+) -> str:
+    """``"79.20 ± 1.10†"`` (``interval="brackets"``: ``"79.20 [78.1, 80.3]†"``); with ``table``
+    one mark per reference row the cell differs from (else ``†`` for the baseline row)."""
     if cell is None:
         return DASH
     text = format_value(cell.value, column)
@@ -61,7 +69,9 @@ def format_cell(cell: Cell | None, column: Column, interval: str = "pm") -> str:
             text += f" [{low:.{digits - 1}f}, {high:.{digits - 1}f}]"
         else:
             text += f" ± {(high - low) / 2:.{digits}f}"
-    if cell.significant:
+    if table is not None:
+        text += marks(table, cell)
+    elif cell.significant:
         text += DAGGER
     if cell.note:
         text += f" ({cell.note})"
@@ -92,11 +102,15 @@ def _has_batch_types(table: Table) -> bool:
     return any(c is not None for r in table.rows for c in r.batch_types)
 
 
+def _has_seeds_column(table: Table) -> bool:
+    return any(len(r.runs) > 1 or r.trained for r in table.rows)
+
+
 def _key_headers(table: Table) -> list[str]:
     headers = ["model"]
     if any(r.ratio is not None for r in table.rows):
         headers.append("ratio m:c:x")
-    if any(len(r.runs) > 1 for r in table.rows):
+    if _has_seeds_column(table):
         headers.append("seeds")
     if _has_batch_types(table):
         headers.append("batches m/c/x")
@@ -105,11 +119,12 @@ def _key_headers(table: Table) -> list[str]:
 
 def _key_cells(table: Table, row: Row) -> list[str]:
     model = row.model if row.ratio is None else _sweep_name(row)
-    cells = [model + (" (baseline)" if row.is_baseline else "")]
+    role = " (baseline)" if row.is_baseline else " (base model)" if row.is_base else ""
+    cells = [model + role]
     if any(r.ratio is not None for r in table.rows):
         cells.append(row.ratio_text or DASH)
-    if any(len(r.runs) > 1 for r in table.rows):
-        cells.append(str(len(row.runs)))
+    if _has_seeds_column(table):
+        cells.append(seeds_text(table, row))
     if _has_batch_types(table):
         cells.append(format_batch_types(row))
     return cells
@@ -175,24 +190,10 @@ def notes(board: Leaderboard, table: Table) -> list[str]:
     if any(len(r.runs) > 1 for r in table.rows):
         lines.append(
             "Rows with several seeds show the mean over seeds; the std over seeds (robustness to "
-            "training randomness, which the interval below does not cover) is in its own table."
+            "training randomness) is in its own table. seeds 'fixed': one checkpoint that was "
+            "not trained here (no training randomness)."
         )
-    if table.has_ci and board.settings is not None:
-        s = board.settings
-        lines.append(
-            f"± (interval width): half the width of the {s.confidence:.0%} percentile bootstrap "
-            f"interval over queries ({s.n_resamples} resamples of "
-            f"{_UNIT_WORDS[table.resample_unit]}, seed {s.seed}); it reflects which queries "
-            "were sampled, not training randomness."
-        )
-    if table.has_tests and board.baseline:
-        lines.append(
-            f"{DAGGER}: differs from the baseline row ({board.baseline}) at p < {board.alpha:g}: "
-            "paired bootstrap on the same resampled queries, two-sided, Holm-corrected across "
-            "the rows of each column."
-        )
-    elif board.settings is not None and not board.baseline:
-        lines.append("No baseline row (none at ratio 1:0:0 and no --baseline): no tests.")
+    lines.extend(statistics_notes(board, table))
     lines.extend(table.warnings)
     return lines
 
@@ -256,8 +257,9 @@ def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
     seeds, the per-language table and the language-pair tables."""
     out = []
     for table in board.tables:
-        headers, body = table_body(table, lambda c, col: format_cell(c, col, interval))
+        headers, body = table_body(table, lambda c, col, t=table: format_cell(c, col, interval, t))
         out.append(Section(2, _title(table), headers, body, notes(board, table)))
+        out.extend(_difference_sections(board, table, 3))
         if any(len(r.runs) > 1 for r in table.rows):
             out.append(
                 Section(3, f"{table.task}: std over seeds", *table_body(table, format_sd), [])
@@ -266,9 +268,13 @@ def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
             if extra.task == table.task and extra.split == table.split:
                 metric = extra.columns[0].metric if extra.columns else "map"
                 label = METRIC_LABELS.get(metric, metric)
-                headers, body = table_body(extra, lambda c, col: format_cell(c, col, interval))
+                headers, body = table_body(
+                    extra, lambda c, col, t=extra: format_cell(c, col, interval, t)
+                )
                 title = f"{table.task}: per language ({label}, mean over every setting)"
-                out.append(Section(3, title, headers, body, []))
+                lines = statistics_notes(board, extra) if extra.has_tests else []
+                out.append(Section(3, title, headers, body, lines))
+                out.extend(_difference_sections(board, extra, 4))
         if table.task in board.coverage:
             out.append(coverage_section(board.coverage[table.task]))
         for matrix in board.pair_matrices:
@@ -292,6 +298,24 @@ def coverage_section(report: dict[str, Any]) -> Section:
         "cannot see a language, no training ratio can help it."
     )
     return Section(3, title, headers, body, [note])
+
+
+def _difference_sections(board: Leaderboard, table: Table, level: int) -> list[Section]:
+    """One table per reference row: every row's difference to it with its interval."""
+    if not table.has_tests or board.settings is None:
+        return []
+    headers = _key_headers(table) + [c.label for c in table.columns]
+    confidence = board.settings.confidence
+    return [
+        Section(
+            level,
+            difference_title(table, role, label, confidence),
+            headers,
+            difference_body(table, role, label, _key_cells),
+            [],
+        )
+        for role, label in table.references
+    ]
 
 
 def to_markdown(board: Leaderboard, interval: str = "pm") -> str:
@@ -346,6 +370,7 @@ def to_records(board: Leaderboard) -> list[dict[str, Any]]:
                         "batch_types": format_batch_types(row),
                         "n_runs": cell.n_runs,
                         "baseline": row.is_baseline,
+                        "base_model": row.is_base,
                         "column": column.key,
                         "label": column.label,
                         "metric": column.metric,
@@ -353,12 +378,16 @@ def to_records(board: Leaderboard) -> list[dict[str, Any]]:
                         "ci_low": _round(_scaled(ci[0], column)),
                         "ci_high": _round(_scaled(ci[1], column)),
                         "seed_sd": _round(_scaled(cell.seed_sd, column)),
-                        "p": _round(cell.p, 6),
-                        "p_holm": _round(cell.p_holm, 6),
-                        "significant": cell.significant,
+                        "conditional": cell.conditional,
                         "note": cell.note or "",
                     }
                 )
+                for key, value in difference_records(table, cell).items():
+                    if key.startswith("diff_"):
+                        value = _round(_scaled(value, column))
+                    elif key.startswith("p_"):
+                        value = _round(value, 6)
+                    records[-1][key] = value
     return records
 
 
@@ -395,6 +424,12 @@ def to_json(board: Leaderboard) -> str:
             "unit": settings.unit,
             "confidence": settings.confidence,
         },
+        "base": board.base,
+        "inference": {
+            "correction": board.inference.correction,
+            "seed_variance": board.inference.seed_variance,
+            "resolution": board.inference.resolution,
+        },
         "scale": "scores x100; rank distance in ranks",
         "metadata": board.metadata,
         "tables": [
@@ -416,6 +451,7 @@ def to_json(board: Leaderboard) -> str:
                     for c in table.columns
                 ],
                 "notes": notes(board, table) if table.kind == "headline" else [],
+                "statistics": statistics_document(board, table),
             }
             for table in [*board.tables, *board.language_tables]
         ],

@@ -1,7 +1,7 @@
 """Plots of a leaderboard (matplotlib, Agg backend; imported only when a plot is asked for).
 
 - :func:`plot_vs_ratio`: one panel per headline figure, the figure against the share of each batch
-  type (one line per type: mono, cross, multi), with the bootstrap intervals as error bars and
+  type (one line per type: mono, cross, multi), with the seed-aware intervals as error bars and
   models outside the sweep (the base model) as dashed horizontal lines.
 - :func:`plot_ternary`: the figure over the mono/cross/multi simplex, one panel per figure.
 - :func:`plot_heatmap`: query language x corpus language for one model.
@@ -36,7 +36,9 @@ def _figure_columns(table: Table, keys: Sequence[str] | None) -> list[Column]:
     if keys:
         wanted = set(keys)
         return [c for c in table.columns if c.key in wanted or c.label in wanted]
-    return [c for c in table.columns if not c.key.startswith("ndcg_at_10")]
+    return [
+        c for c in table.columns if not c.key.startswith("ndcg_at_10") and not c.chance_normalised
+    ]
 
 
 def _grid(n: int) -> tuple[int, int]:
@@ -102,7 +104,7 @@ def plot_vs_ratio(
         )
     fig.suptitle(
         f"{table.task} ({table.split}): figures against the batch-type ratio (mean over seeds, "
-        "95% bootstrap intervals of each value;\nthe paired tests in the table compare rows on "
+        "95% seed-aware intervals of each value;\nthe paired tests in the table compare rows on "
         "the same queries and can separate rows whose intervals overlap)",
         fontsize=10,
     )

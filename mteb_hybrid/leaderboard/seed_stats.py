@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mteb_hybrid.leaderboard.aggregate import Column, Layout, column_value
+from mteb_hybrid.leaderboard.aggregate import Column, Layout, column_values
 from mteb_hybrid.leaderboard.bootstrap import (
     PairedBootstrap,
     holm,
@@ -419,23 +419,27 @@ def item_resamples(
     out = np.full((len(columns), len(groups), total), np.nan, dtype=np.float32)
     first = np.zeros((len(columns), n_runs))
     second = np.zeros((len(columns), n_runs))
+    by_metric = {m: [c for c, column in enumerate(columns) if column.metric == m] for m in metrics}
     for start in range(0, total, step):
         stop = min(total, start + step)
-        means = {m: boot.subset_means(m, start, stop) for m in metrics}
-        for c, column in enumerate(columns):
-            point, resampled = means[column.metric]
-            figure = column_value(column, layout, resampled)  # (R, b)
+        for metric, members in by_metric.items():
+            point, resampled = boot.subset_means(metric, start, stop)
+            chosen = [columns[c] for c in members]
+            figures = column_values(chosen, layout, resampled)  # each (R, b)
             if start == 0:
-                observed[c] = column_value(column, layout, point)
-            if column.key in divisors:
-                divisor = np.asarray(divisors[column.key], dtype=np.float64)
-                figure = figure / divisor[:, None]
+                points = column_values(chosen, layout, point)
+            for c, column, figure in zip(members, chosen, figures, strict=True):
                 if start == 0:
-                    observed[c] = observed[c] / divisor
-            out[c, :, start:stop] = row_means(figure, groups)
-            sums = deviation_sums(figure, groups)
-            first[c] += sums[0]
-            second[c] += sums[1]
+                    observed[c] = points[members.index(c)]
+                if column.key in divisors:
+                    divisor = np.asarray(divisors[column.key], dtype=np.float64)
+                    figure = figure / divisor[:, None]
+                    if start == 0:
+                        observed[c] = observed[c] / divisor
+                out[c, :, start:stop] = row_means(figure, groups)
+                sums = deviation_sums(figure, groups)
+                first[c] += sums[0]
+                second[c] += sums[1]
     interaction = np.stack(
         [interaction_from_sums(first[c], second[c], total, groups) for c in range(len(columns))]
     )
