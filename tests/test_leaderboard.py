@@ -346,6 +346,7 @@ def test_every_format_parses(fake_board) -> None:
     assert data["pairs"][0]["corpus_langs"][-1] == "all"
     tex = texts["tex"]
     assert r"\begin{tabular}" in tex and r"\toprule" in tex and r"$\pm$" in tex
+    assert r"$^\ddagger$" in tex and not any(ch in tex for ch in "‡§·")
     assert tex.count(r"\begin{table}") == tex.count(r"\end{table}")
 
     class Checker(HTMLParser):

@@ -477,6 +477,9 @@ def _latex(text: str) -> str:
     return (
         text.replace("±", r"$\pm$")
         .replace(DAGGER, r"$^\dagger$")
+        .replace("‡", r"$^\ddagger$")
+        .replace("§", r"\S{}")
+        .replace("·", r"$\cdot$")
         .replace("↓", r"$\downarrow$")
         .replace(DASH, "--")
     )
