@@ -561,3 +561,43 @@ def test_rows_show_the_realised_batch_types(fake_results, tmp_path) -> None:
     assert "ratio schedule exact, independent" in md
     rows = list(csv.DictReader(io.StringIO(render(board, "csv"))))
     assert {r["batch_types"] for r in rows if r["row"] == "1:0:0"} == {"60/0/0"}
+
+
+def test_check_recomputes_a_bundle_and_finds_every_difference(fake_results, tmp_path) -> None:
+    """--check reruns the recorded command from the folder the bundle was made in: identical
+    files pass; an edited number, a changed input or missing inputs fail, naming the file."""
+    from mteb_hybrid.cli import main
+
+    runner = CliRunner()
+    shutil.copytree(fake_results, tmp_path / "sweeps" / "demo")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        made = runner.invoke(
+            main,
+            ["leaderboard", "--bootstrap", "50", "--bundle", "leaderboards/demo", "sweeps/demo"],
+        )
+        assert made.exit_code == 0, made.output
+        ok = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
+        assert ok.exit_code == 0, ok.output
+        assert "recomputed identically" in ok.output
+
+        csv_path = tmp_path / "leaderboards" / "demo" / "leaderboard.csv"
+        committed = csv_path.read_text()
+        csv_path.write_text(committed.replace("False,map_mono", "True,map_mono", 1))
+        edited = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
+        assert edited.exit_code == 1
+        assert "leaderboard.csv: 1 differing block(s); first at line" in edited.output
+        csv_path.write_text(committed)
+
+        sidecar = next((tmp_path / "sweeps" / "demo").rglob("*r0.50-0.50-0.00_s0/*/*.npz"))
+        values = dict(np.load(sidecar))
+        values["deu-deu/map"] = values["deu-deu/map"] * 0.5
+        np.savez_compressed(sidecar, **values)
+        changed = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
+        assert changed.exit_code == 1 and "leaderboard.json" in changed.output
+
+        shutil.rmtree(tmp_path / "sweeps")
+        missing = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
+        assert missing.exit_code == 1 and "failed" in missing.output
+        assert "sweeps/demo" in missing.output
+    assert CliRunner().invoke(main, ["leaderboard"]).exit_code == 2  # RESULTS or --check

@@ -78,7 +78,7 @@ def _per_task(path: Path, task: str, several: bool) -> Path:
 
 
 @click.command("leaderboard")
-@click.argument("results", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("results", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--format",
     "fmt",
@@ -215,6 +215,14 @@ def _per_task(path: Path, task: str, several: bool) -> Path:
     default=None,
     help="Row label or model name for --heatmap (default: the baseline row, else the first row).",
 )
+@click.option(
+    "--check",
+    "check",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Recompute this bundle from its recorded command and inputs (run from the folder it was "
+    "made in) and exit 1 if any table or plot differs from the committed files.",
+)
 def leaderboard(
     results: tuple[Path, ...],
     fmt: str | None,
@@ -241,6 +249,7 @@ def leaderboard(
     heatmap: Path | None,
     bundle: Path | None,
     heatmap_model: str | None,
+    check: Path | None,
 ) -> None:
     """Leaderboard of one or more mteb results folders (RESULTS...).
 
@@ -257,6 +266,11 @@ def leaderboard(
     from mteb_hybrid.leaderboard.seed_stats import InferenceSettings
 
     started = time.perf_counter()
+    if check is not None:
+        _check(check)
+        return
+    if not results:
+        raise click.UsageError("give RESULTS (mteb results folders or files), or --check BUNDLE")
     if fmt is None:
         fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "md") if output else "md"
     try:
@@ -303,6 +317,21 @@ def leaderboard(
         click.echo(f"wrote {output}", err=True)
     _plots(board, result, plot, ternary, heatmap, heatmap_model, split)
     click.echo(f"leaderboard built in {time.perf_counter() - started:.1f} s", err=True)
+
+
+def _check(bundle: Path) -> None:
+    """``--check``: recompute a bundle and report every difference (exit 1 on any)."""
+    from mteb_hybrid.leaderboard.check import BundleCheckError, check_bundle
+
+    try:
+        problems = check_bundle(bundle)
+    except BundleCheckError as error:
+        raise click.ClickException(str(error)) from None
+    if problems:
+        for line in problems:
+            click.echo(f"{bundle}: {line}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(f"{bundle}: every table and plot recomputed identically from its inputs", err=True)
 
 
 def _bundle(board, result, folder: Path, interval: str, split: str) -> None:  # noqa: ANN001
