@@ -308,3 +308,42 @@ def test_models_with_query_prompts_encode_queries_apart(tiny_models, tmp_path) -
     plain.model.prompts = {"query": "query: ", "document": ""}
     assert not symmetric_encoding(plain)
     assert not symmetric_encoding(HashingEncoder())
+
+
+def test_leaderboard_reports_groups_gap_and_worst_language(shared_data, tmp_path) -> None:
+    """Fake models through mteb on the real test split: low-/high-resource means and their gap."""
+    import mteb
+
+    from mteb_hybrid.leaderboard.board import build_leaderboard
+    from mteb_hybrid.leaderboard.export import render
+    from mteb_hybrid.leaderboard.results import load_results
+    from mteb_hybrid.tasks import FloresRetrieval
+    from tests.fixtures.results.fake_models import make_encoder
+
+    task = FloresRetrieval(data_dir=shared_data, languages=["en", "de", "fr", "sw", "quy", "te"])
+    cache = mteb.ResultCache(tmp_path)
+    for name, noise in (("fake/a", 0.5), ("fake/b", 1.5)):
+        mteb.evaluate(make_encoder(name, noise, 1), [task], cache=cache, show_progress_bar=False)
+    board = build_leaderboard(load_results([tmp_path]), settings=None, baseline="none")
+    table = board.tables[0]
+    keys = [c.key for c in table.columns]
+    assert {"group_low-resource", "group_high-resource", "gap", "worst"} <= set(keys)
+    low, high, gap = (
+        next(c for c in table.columns if c.key == key)
+        for key in ("group_low-resource", "group_high-resource", "gap")
+    )
+    assert set(low.languages) == {"swa", "quy", "tel"} and set(high.languages) == {
+        "eng",
+        "deu",
+        "fra",
+    }
+    assert len(table.rows) == 2
+    for row in table.rows:
+        cell = {key: table.cells[(row.label, key)].value for key in keys}
+        assert cell["gap"] == pytest.approx(
+            cell["group_high-resource"] - cell["group_low-resource"]
+        )
+        assert cell["gap"] > 0  # a trigram model serves Latin-script English better than Telugu
+    text = render(board, "md")
+    assert "gap high-resource − low-resource" in text and "how far the worse-served" in text
+    assert high.languages and gap.lower_is_better

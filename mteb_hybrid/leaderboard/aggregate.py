@@ -61,6 +61,8 @@ class Column:
     lower_is_better: bool = False
     scale: float = 100.0
     chance_normalised: bool = False
+    # ``gap`` columns: mean of ``languages`` minus the mean of ``other_languages``
+    other_languages: tuple[str, ...] = ()
 
 
 @dataclass
@@ -175,6 +177,11 @@ def _from_language_scores(column: Column, layout: Layout, scores: np.ndarray) ->
         index = [layout.languages.index(lang) for lang in column.languages]
         with np.errstate(all="ignore"):
             return _nanmean(scores[..., index])
+    if column.kind == "gap":
+        first = [layout.languages.index(lang) for lang in column.languages]
+        second = [layout.languages.index(lang) for lang in column.other_languages]
+        with np.errstate(all="ignore"):
+            return _nanmean(scores[..., first]) - _nanmean(scores[..., second])
     if column.kind == "worst":
         return _nanreduce(scores, np.nanmax if column.lower_is_better else np.nanmin)
     if column.kind == "spread":
@@ -212,8 +219,10 @@ def headline_columns(
     groups: Mapping[str, Sequence[str]] | None = None,
     metrics: Sequence[str] = SETTING_METRICS,
     has_rank_distance: bool = True,
+    gap: tuple[str, str] | None = None,
 ) -> list[Column]:
-    """The table's columns for one task: setting macros, rank distance, groups, worst, spread."""
+    """The table's columns for one task: setting macros, rank distance, groups, their ``gap``
+    (the first group's mean minus the second's, e.g. high- minus low-resource), worst, spread."""
     columns = []
     for metric in metrics:
         for setting in layout.present_settings:
@@ -252,6 +261,19 @@ def headline_columns(
                     languages=present,
                 )
             )
+    by_key = {c.key: c for c in columns}
+    if gap and f"group_{gap[0]}" in by_key and f"group_{gap[1]}" in by_key:
+        columns.append(
+            Column(
+                key="gap",
+                label=f"gap {gap[0]} − {gap[1]} {main_label} ↓",
+                metric=main,
+                kind="gap",
+                languages=by_key[f"group_{gap[0]}"].languages,
+                other_languages=by_key[f"group_{gap[1]}"].languages,
+                lower_is_better=True,
+            )
+        )
     if len(layout.languages) > 1:
         columns.append(
             Column(key="worst", label=f"worst lang. {main_label}", metric=main, kind="worst")
@@ -306,6 +328,15 @@ def language_groups(
         if key.lower() in task_name.lower():
             return {name: list(langs) for name, langs in groups.items()}
     return {}
+
+
+def gap_groups(task_name: str) -> tuple[str, str] | None:
+    """The two groups whose difference a task reports (``mteb_hybrid.groups.GAP_GROUPS``)."""
+    try:
+        from mteb_hybrid.groups import GAP_GROUPS
+    except ImportError:  # a stripped-down install: no gap column
+        return None
+    return GAP_GROUPS.get(task_name)
 
 
 def _groups_function():  # noqa: ANN202 - a callable or None

@@ -24,6 +24,7 @@ from mteb_hybrid.leaderboard.aggregate import (
     Column,
     Layout,
     column_value,
+    gap_groups,
     headline_columns,
     language_columns,
     language_groups,
@@ -374,6 +375,7 @@ def build_leaderboard(
             task_groups,
             metrics=metrics,
             has_rank_distance=any("rank_distance" in s.scores for s in scores),
+            gap=gap_groups(task),
         )
         table = _build_table(
             result,

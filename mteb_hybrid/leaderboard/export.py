@@ -169,6 +169,12 @@ def notes(board: Leaderboard, table: Table) -> list[str]:
                 f"{', '.join(column.languages)}; a language's score is the mean over every "
                 "subset it takes part in (as query or corpus language, any setting)."
             )
+    for column in table.columns:
+        if column.kind == "gap":
+            lines.append(
+                f"{column.label}: the first group's mean {metric} minus the second's (robustness: "
+                "how far the worse-served languages trail; lower is better)."
+            )
     if "worst" in keys:
         lines.append(
             f"worst lang. (robustness): the lowest per-language {metric} (language in brackets; "
