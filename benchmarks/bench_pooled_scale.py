@@ -146,9 +146,10 @@ class RssSampler:
 
 def run_ours(collection: Any, emb: np.ndarray, queries: np.ndarray, args: Any) -> dict[str, Any]:
     """All 36 pooled subsets with the streamed exact evaluator."""
-    from mteb_hybrid.evaluation.collection import POOLED, Subset
+    from mteb_hybrid.evaluation.collection import Subset
     from mteb_hybrid.evaluation.evaluator import evaluate_subsets
     from mteb_hybrid.evaluation.ranking import BYTES_PER_CELL, chunk_size_for
+    from mteb_hybrid.runs import POOLED
 
     subsets = [Subset(f"{x}-all", x, POOLED) for x in collection.languages]
     budget = int(args.max_chunk_mb * 1024 * 1024)

@@ -15,8 +15,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mteb_hybrid.runs import CHECKPOINTS
+
 MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
-SKIPPED_DIRS = {"checkpoints", ".git", "__pycache__", "runs", "eval"}
+SKIPPED_DIRS = {CHECKPOINTS, ".git", "__pycache__", "runs", "eval"}
 GENERIC_DIR_NAMES = {"model", "models", "final", "output", "best", "latest"}
 
 

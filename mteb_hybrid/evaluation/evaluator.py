@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, Subset
+from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.evaluation.metrics import (
     METRIC_NAMES,
     mean_ignoring_nan,
@@ -20,6 +20,7 @@ from mteb_hybrid.evaluation.ranking import (
     iter_relevant_ranks,
     prepare_documents,
 )
+from mteb_hybrid.runs import POOLED
 
 PER_QUERY_METRICS = ("map", "ndcg_at_10", "recall_at_10", "rank_distance")
 # stored per pooled query for the chance level of rank distance (mteb_hybrid.leaderboard.chance):

@@ -7,11 +7,12 @@ mteb's ``<Task>.json`` keeps only the means; the per-query values are written ne
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from mteb_hybrid.files import atomic_write
 
 if TYPE_CHECKING:  # the leaderboard reads sidecars without loading the evaluator
     from mteb_hybrid.evaluation.evaluator import SubsetResult
@@ -37,14 +38,8 @@ def save_per_query(path: str | os.PathLike[str], results: dict[str, SubsetResult
         arrays[f"{name}/query_ids"] = np.array(result.query_ids, dtype=str)
         for metric, values in result.per_query.items():
             arrays[f"{name}/{metric}"] = np.asarray(values, dtype=np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_write(path, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
     return path
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mteb_hybrid.groups import GAP_GROUPS
+from mteb_hybrid.groups import language_groups as task_language_groups
 from mteb_hybrid.leaderboard.results import SETTINGS, SubsetScores
 
 logger = logging.getLogger(__name__)
@@ -33,11 +35,6 @@ METRIC_LABELS = {
     "ndcg_at_10": "nDCG@10",
     "recall_at_10": "R@10",
     "rank_distance": "RD",
-}
-# used when mteb_hybrid.groups (the task engineers' module) is missing; "unseen" groups
-# come from the training languages (see board.build_leaderboard)
-FALLBACK_GROUPS: dict[str, dict[str, list[str]]] = {
-    "XM3600": {"low-resource": ["ben", "mri", "quz", "swa", "tel"]},
 }
 
 
@@ -309,40 +306,20 @@ def language_columns(layout: Layout, metric: str = "map") -> list[Column]:
 def language_groups(
     task_name: str, trained_on: Sequence[str] | str | None = None
 ) -> dict[str, list[str]]:
-    """Language groups of a task (ISO 639-3): ``mteb_hybrid.groups`` or a fallback.
+    """Language groups of a task (ISO 639-3) from :mod:`mteb_hybrid.groups`; ``{}`` for a task
+    it does not know.
 
     ``trained_on``: the training languages (or a dataset / task name), which adds ``seen`` /
     ``unseen`` groups.
     """
-    function = _groups_function()
-    if function is not None:
-        try:
-            groups = function(task_name, trained_on) if trained_on else function(task_name)
-            return {str(k): [str(v) for v in vs] for k, vs in dict(groups or {}).items()}
-        except ValueError as error:  # a task it does not know: no groups
-            logger.debug("no language groups for %s: %s", task_name, error)
-            return {}
-        except Exception as error:  # noqa: BLE001 - a missing group is not fatal for a table
-            logger.warning("language_groups(%r) failed: %s; using the fallback", task_name, error)
-    for key, groups in FALLBACK_GROUPS.items():
-        if key.lower() in task_name.lower():
-            return {name: list(langs) for name, langs in groups.items()}
-    return {}
+    try:
+        groups = task_language_groups(task_name, trained_on or None)
+    except ValueError as error:  # a task it does not know: no groups
+        logger.debug("no language groups for %s: %s", task_name, error)
+        return {}
+    return {str(k): [str(v) for v in vs] for k, vs in groups.items()}
 
 
 def gap_groups(task_name: str) -> tuple[str, str] | None:
     """The two groups whose difference a task reports (``mteb_hybrid.groups.GAP_GROUPS``)."""
-    try:
-        from mteb_hybrid.groups import GAP_GROUPS
-    except ImportError:  # a stripped-down install: no gap column
-        return None
     return GAP_GROUPS.get(task_name)
-
-
-def _groups_function():  # noqa: ANN202 - a callable or None
-    try:
-        from mteb_hybrid.groups import language_groups as function
-    except ImportError as error:  # a stripped-down install: use the fallback groups
-        logger.warning("cannot import mteb_hybrid.groups: %s", error)
-        return None
-    return function

@@ -33,11 +33,11 @@ from mteb_hybrid.leaderboard.aggregate import (
 from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
 from mteb_hybrid.leaderboard.results import ModelRun, ResultSet, RunKey, SubsetScores
 from mteb_hybrid.leaderboard.seed_stats import Difference, FamilySummary, InferenceSettings
-from mteb_hybrid.sweep.plan import Ratio, format_ratio
+from mteb_hybrid.runs import Ratio, RatioError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_BASELINE_RATIO: Ratio = (1.0, 0.0, 0.0)
+DEFAULT_BASELINE_RATIO = Ratio(1.0, 0.0, 0.0)
 DEFAULT_SETTINGS = BootstrapSettings()
 DEFAULT_INFERENCE = InferenceSettings()
 
@@ -64,7 +64,7 @@ class Row:
     @property
     def ratio_text(self) -> str:
         """``"0.5:0.5:0"`` or ``""``."""
-        return format_ratio(self.ratio) if self.ratio is not None else ""
+        return self.ratio.text() if self.ratio is not None else ""
 
 
 @dataclass
@@ -176,7 +176,7 @@ def make_rows(
             by_seed = sorted(
                 _latest_per_seed(runs), key=lambda r: r.seed if r.seed is not None else -1
             )
-            label = format_ratio(first.ratio)
+            label = first.ratio.text()
             rows.append(
                 Row(
                     label,
@@ -282,7 +282,7 @@ def _mark_baseline(rows: list[Row], baseline: str | None) -> None:
     chosen: Row | None = None
     if baseline == "auto":
         candidates = [
-            r for r in rows if r.ratio is not None and _same_ratio(r.ratio, DEFAULT_BASELINE_RATIO)
+            r for r in rows if r.ratio is not None and r.ratio.close_to(DEFAULT_BASELINE_RATIO)
         ]
         chosen = candidates[0] if candidates else None
     else:
@@ -299,18 +299,11 @@ def _mark_baseline(rows: list[Row], baseline: str | None) -> None:
         chosen.is_baseline = True
 
 
-def _same_ratio(a: Sequence[float], b: Sequence[float]) -> bool:
-    total_a, total_b = sum(a), sum(b)
-    return all(abs(x / total_a - y / total_b) < 5e-3 for x, y in zip(a, b, strict=True))
-
-
 def _ratio_matches(text: str, ratio: Ratio) -> bool:
-    parts = text.split(":")
     try:
-        values = [float(p) for p in parts]
-    except ValueError:
+        return ratio.close_to(Ratio.parse(text))
+    except RatioError:
         return False
-    return len(values) == 3 and sum(values) > 0 and _same_ratio(values, ratio)
 
 
 # ---------------------------------------------------------------------------------------------

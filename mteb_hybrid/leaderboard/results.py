@@ -13,7 +13,6 @@ when it has one language (``default`` with ``["eng-Latn"]``) and ``other`` other
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -25,12 +24,20 @@ from typing import Any
 import numpy as np
 
 from mteb_hybrid.evaluation.per_query import load_per_query, per_query_path
-from mteb_hybrid.sweep.plan import Ratio, normalise, parse_run_name
+from mteb_hybrid.files import read_json
+from mteb_hybrid.runs import (
+    CHECKPOINTS,
+    POOLED,
+    RUN_FILE,
+    SWEEP_FILE,
+    TRAINING_METADATA,
+    Ratio,
+    parse_run_name,
+    split_subset_name,
+)
 
 SETTINGS = ("mono", "cross", "multi")
-POOLED = "all"
-NON_RESULT_FILES = {"model_meta.json", "run.json", "sweep.json"}
-TRAINING_METADATA = "mteb_hybrid_training.json"
+NON_RESULT_FILES = {"model_meta.json", RUN_FILE, SWEEP_FILE}
 # mteb's names for our metrics in stock retrieval tasks
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {"map": ("map_at_1000",)}
 _LANG = re.compile(r"^[a-z]{2,3}$")
@@ -56,8 +63,8 @@ class RunKey:
 class ModelRun:
     """An evaluated model and what the results say about it.
 
-    ``ratio``/``seed``/``family`` are set for sweep models (named by :mod:`mteb_hybrid.sweep`):
-    the family is the model name without the seed, so the seeds of one ratio share it.
+    ``ratio``/``seed``/``family`` are set for sweep models, from their ``run.json``: the family is
+    the model name without the seed, so the seeds of one ratio share it.
     """
 
     key: RunKey
@@ -159,8 +166,8 @@ def _to_iso3(code: str) -> str:
 
 def classify_subset(hf_subset: str, languages: Sequence[str] | None) -> tuple[str, str, str]:
     """``(setting, query language, corpus language)`` of an hf_subset (ISO 639-3 codes)."""
-    parts = [part.split("_")[0] for part in hf_subset.split("-")]
-    if len(parts) == 2 and _LANG.match(parts[0]) and (_LANG.match(parts[1]) or parts[1] == POOLED):
+    parts = split_subset_name(hf_subset)
+    if parts is not None:
         query, corpus = _to_iso3(parts[0]), parts[1] if parts[1] == POOLED else _to_iso3(parts[1])
         setting = "multi" if corpus == POOLED else ("mono" if query == corpus else "cross")
         return setting, query, corpus
@@ -182,12 +189,8 @@ def _number(value: Any) -> float | None:
     return None
 
 
-def read_json(path: Path) -> Any:
-    """JSON that may hold bare ``NaN``/``Infinity`` (Python's parser accepts them)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ResultsError(f"{path}: cannot read JSON ({error}); is the file complete?") from None
+def _read(path: Path) -> Any:
+    return read_json(path, error=ResultsError)
 
 
 def is_result_file(data: Any) -> bool:
@@ -203,7 +206,7 @@ def _result_files(path: Path) -> Iterator[Path]:
     for file in sorted(root.rglob("*.json")):
         if file.name in NON_RESULT_FILES or file.name.startswith("."):
             continue
-        if {"runs", "checkpoints"}.intersection(file.relative_to(root).parts[:-1]):
+        if {"runs", CHECKPOINTS}.intersection(file.relative_to(root).parts[:-1]):
             continue
         yield file
 
@@ -213,7 +216,7 @@ def _model_of(file: Path) -> tuple[str, str, dict[str, Any]]:
     meta: dict[str, Any] = {}
     if meta_path.is_file():
         try:
-            meta = read_json(meta_path) or {}
+            meta = _read(meta_path) or {}
         except ResultsError:
             meta = {}
     name = meta.get("name") or file.parent.parent.name.replace("__", "/")
@@ -230,7 +233,7 @@ def _trained_languages(meta: dict[str, Any]) -> list[str] | None:
     if not path.is_file():
         return None
     try:
-        data = read_json(path)
+        data = _read(path)
         languages = data["data"]["train"]["languages"]
     except (ResultsError, KeyError, TypeError):
         return None
@@ -267,14 +270,32 @@ def _run_info(meta: dict[str, Any]) -> dict[str, Any] | None:
         return None
     folder = Path(model_path)
     for candidate in (folder, *list(folder.parents)[:2]):
-        run_json = candidate / "run.json"
-        if run_json.is_file():
-            try:
-                data = read_json(run_json)
-            except ResultsError:
-                return None
-            return data if isinstance(data, dict) else None
+        if (candidate / RUN_FILE).is_file():
+            return _read_run_file(candidate / RUN_FILE)
     return None
+
+
+def _read_run_file(path: Path) -> dict[str, Any] | None:
+    try:
+        data = _read(path)
+    except ResultsError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _sweep_runs(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """The ``run.json`` of every evaluated run of a sweep folder, by (model name, revision).
+
+    Finds a run's record when its model folder has moved (a sweep copied to another machine).
+    """
+    root = path.parent if path.name == "results" else path
+    runs: dict[tuple[str, str], dict[str, Any]] = {}
+    for run_file in sorted((root / "runs").glob(f"*/{RUN_FILE}")) if path.is_dir() else []:
+        info = _read_run_file(run_file)
+        model = (info or {}).get("model") or {}
+        if model.get("name"):
+            runs[(str(model["name"]), str(model.get("revision")))] = info  # type: ignore[assignment]
+    return runs
 
 
 def source_label(path: Path, taken: Iterable[str]) -> str:
@@ -298,21 +319,22 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
             raise ResultsError(f"{path}: no such results folder or file")
         label = source_label(path, result.sources)
         result.sources[label] = path
-        if path.is_dir() and (path / "sweep.json").is_file():
-            info = read_json(path / "sweep.json")
+        if path.is_dir() and (path / SWEEP_FILE).is_file():
+            info = _read(path / SWEEP_FILE)
             if isinstance(info, dict):
                 result.sweeps[label] = info
         if path.is_dir():
             from mteb_hybrid.coverage import read_coverage_reports
 
             result.coverage.update(read_coverage_reports(path))
+        sweep_runs = _sweep_runs(path)
         found = 0
         for file in _result_files(path):
-            data = read_json(file)
+            data = _read(file)
             if not is_result_file(data):
                 continue
             found += 1
-            _add_result(result, label, file, data, split)
+            _add_result(result, label, file, data, split, sweep_runs)
         if not found:
             raise ResultsError(
                 f"{path}: no mteb result JSON found; give the folder passed to mteb's "
@@ -322,23 +344,28 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
 
 
 def _add_result(
-    result: ResultSet, label: str, file: Path, data: dict[str, Any], split: str | None
+    result: ResultSet,
+    label: str,
+    file: Path,
+    data: dict[str, Any],
+    split: str | None,
+    sweep_runs: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     model, revision, meta = _model_of(file)
     key = RunKey(label, model, revision)
     run = result.runs.get(key)
     if run is None:
         run = ModelRun(key=key, meta=meta)
-        parsed = parse_run_name(model)
-        info = _run_info(meta)
-        if parsed is None and info and info.get("ratio") is not None:
-            raw = info["ratio"]
-            values = raw.split(":") if isinstance(raw, str) else raw
-            ratio = tuple(float(v) for v in values)
-            parsed = (ratio, int(info.get("seed") or 0), model)  # type: ignore[assignment]
-        if parsed is not None:
-            ratio, seed, family = parsed
-            run.ratio, run.seed, run.family = normalise(ratio), seed, family
+        info = _run_info(meta) or sweep_runs.get((model, revision))
+        named = parse_run_name(model)
+        if info is not None and info.get("ratio") is not None:
+            run.ratio = Ratio.parse(info["ratio"])
+            run.seed = int(info.get("seed") or 0)
+            run.family = named.family if named is not None else model
+        elif info is None and named is not None:
+            # results without their run.json (a results folder copied alone): the run id in the
+            # model name is all there is, its ratio rounded to 2 decimals
+            run.ratio, run.seed, run.family = named
         run.run_info = info
         run.trained_languages = _trained_languages(meta)
         run.batch_types, run.ratio_schedule = _batch_types(info, meta)

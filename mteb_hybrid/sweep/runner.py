@@ -27,19 +27,18 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mteb_hybrid.sweep.plan import RunSpec, format_ratio, plan_runs
+from mteb_hybrid.files import read_json, write_json_atomic
+from mteb_hybrid.runs import CHECKPOINTS, RUN_FILE, SWEEP_FILE, Ratio
+from mteb_hybrid.sweep.plan import RunSpec, plan_runs
 
 logger = logging.getLogger(__name__)
 
-RUN_FILE = "run.json"
-SWEEP_FILE = "sweep.json"
 LOCK_FILE = ".sweep.lock"
 STATUSES = ("pending", "training", "trained", "evaluating", "done")
 VERSION_PACKAGES = (
@@ -71,7 +70,7 @@ class SweepConfig:
 
     base_model: str
     train_data: list[str]
-    ratios: list[tuple[float, float, float]]
+    ratios: list[Ratio]
     seeds: list[int]
     tasks: list[str]
     output: Path
@@ -102,7 +101,7 @@ class SweepConfig:
         """Plain-JSON configuration."""
         data = asdict(self)
         data["output"] = str(self.output)
-        data["ratios"] = [format_ratio(r) for r in self.ratios]
+        data["ratios"] = [Ratio.parse(r).text() for r in self.ratios]
         return data
 
 
@@ -113,29 +112,11 @@ def fingerprint(data: dict[str, Any]) -> str:
 
 
 # -- files ------------------------------------------------------------------------------------
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary file and ``os.replace`` (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object, or ``None`` if the file is missing."""
+def read_state(path: Path) -> dict[str, Any] | None:
+    """A ``run.json`` / ``sweep.json`` object, or ``None`` if the file is missing."""
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise SweepError(f"{path}: unreadable ({error}); delete it to redo that run") from None
+    data = read_json(path, error=SweepError, fix="delete it to redo that run")
     return data if isinstance(data, dict) else None
 
 
@@ -325,7 +306,7 @@ def run_one(
     output = Path(config.output)
     run_dir = output / "runs" / spec.run_id
     run_file = run_dir / RUN_FILE
-    info = read_json(run_file)
+    info = read_state(run_file)
     train_fp = fingerprint(config.train_identity())
     eval_fp = fingerprint(config.eval_identity())
     if info is not None:
@@ -400,7 +381,7 @@ def _base_model_for_evaluation(config: SweepConfig, folder: Path) -> str:
         shutil.rmtree(folder)
     for file in sorted(source.rglob("*")):
         relative = file.relative_to(source)
-        if not file.is_file() or {"checkpoints", ".git"}.intersection(relative.parts):
+        if not file.is_file() or {CHECKPOINTS, ".git"}.intersection(relative.parts):
             continue
         target = folder / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -494,7 +475,7 @@ def check_existing_runs(config: SweepConfig, runs: list[RunSpec]) -> None:
     eval_fp = fingerprint(config.eval_identity())
     for spec in runs:
         run_file = Path(config.output) / "runs" / spec.run_id / RUN_FILE
-        info = read_json(run_file)
+        info = read_state(run_file)
         if info is not None:
             _check_same_config(info, config, train_fp, eval_fp, run_file)
 
@@ -529,7 +510,7 @@ def _check_same_config(
 
 def _mark_failed(run_dir: Path, error: BaseException) -> None:
     run_file = run_dir / RUN_FILE
-    info = read_json(run_file)
+    info = read_state(run_file)
     if info is None:
         return
     info["error"] = f"{type(error).__name__}: {error}"
@@ -560,7 +541,7 @@ def sweep_status(output: Path) -> list[dict[str, Any]]:
     """``run.json`` of every run folder under ``OUT/runs`` (sorted by run id)."""
     runs = []
     for run_file in sorted((Path(output) / "runs").glob(f"*/{RUN_FILE}")):
-        info = read_json(run_file)
+        info = read_state(run_file)
         if info is not None:
             runs.append(info)
     return runs
@@ -576,7 +557,7 @@ def _update_sweep_file(
 ) -> None:
     output = Path(config.output)
     path = output / SWEEP_FILE
-    data = read_json(path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "invocations": []}
+    data = read_state(path) or {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "invocations": []}
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started))
     invocations = data.setdefault("invocations", [])
     if not invocations or invocations[-1].get("started") != stamp:

@@ -18,12 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mteb_hybrid.runs import CHECKPOINTS, TRAINING_METADATA
 from mteb_hybrid.sweep.plan import RunSpec
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINTS = "checkpoints"  # mteb_hybrid.trainers.trainer.CHECKPOINTS
-TRAINING_METADATA = "mteb_hybrid_training.json"  # written last, once the model is saved
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 # TrainConfig field -> `mteb-hybrid train` option, where the names differ
 _CLI_NAMES = {"learning_rate": "lr", "output_dir": "output"}
@@ -72,7 +71,7 @@ def train_options(
         "base_model": base_model,
         "train_data": list(train_data),
         "output_dir": str(model_dir),
-        "ratio": spec.ratio_text,
+        "ratio": spec.ratio,
         "seed": spec.seed,
         "resume": "latest" if resume else None,
         "model_name": options.get("model_name") or spec.run_id,

@@ -17,16 +17,16 @@ import numpy as np
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from mteb_hybrid.data.languages import from_iso3, iso3
-from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, Subset
+from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.evaluation.encoding import encode_collection
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
 from mteb_hybrid.evaluation.per_query import PENDING
 from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
+from mteb_hybrid.runs import POOLED, split_subset_name
 
 logger = logging.getLogger(__name__)
 
-POOLED_SUBSET_SUFFIX = "all"
 CHUNK_ENV = "MTEB_HYBRID_CHUNK_MB"
 QUERIES_ENV = "MTEB_HYBRID_QUERIES_PER_LANGUAGE"
 DEVICE_ENV = "MTEB_HYBRID_DEVICE"
@@ -34,14 +34,17 @@ DEVICE_ENV = "MTEB_HYBRID_DEVICE"
 
 def subset_name(query_lang: str, corpus_lang: str) -> str:
     """hf_subset name of a setting: ``("en", "de")`` -> ``"eng-deu"``, pooled -> ``"eng-all"``."""
-    corpus = POOLED_SUBSET_SUFFIX if corpus_lang == POOLED else iso3(corpus_lang)
+    corpus = POOLED if corpus_lang == POOLED else iso3(corpus_lang)
     return f"{iso3(query_lang)}-{corpus}"
 
 
 def parse_subset_name(name: str) -> Subset:
     """Inverse of :func:`subset_name`."""
-    query, corpus = name.split("-", 1)
-    corpus_lang = POOLED if corpus == POOLED_SUBSET_SUFFIX else from_iso3(corpus)
+    parts = split_subset_name(name)
+    if parts is None:
+        raise ValueError(f"subset {name!r}: expected <query>-<corpus>, e.g. eng-deu or eng-all")
+    query, corpus = parts
+    corpus_lang = POOLED if corpus == POOLED else from_iso3(corpus)
     return Subset(name=name, query_lang=from_iso3(query), corpus_lang=corpus_lang)
 
 

@@ -29,9 +29,10 @@ from mteb_hybrid.data.flores import (
     variant_lang_script,
 )
 from mteb_hybrid.data.languages import iso3
-from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, Subset
+from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.groups import TASK_GROUPS
-from mteb_hybrid.tasks.base import POOLED_SUBSET_SUFFIX, eval_langs_for, subset_name
+from mteb_hybrid.runs import POOLED, TRAINING_METADATA, split_subset_name
+from mteb_hybrid.tasks.base import eval_langs_for, subset_name
 from mteb_hybrid.tasks.pivot import PivotSubsetsTask, matrix_pairs, pivot_pairs
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_FLORES_FULL_MATRIX"
@@ -214,12 +215,15 @@ class FloresRetrieval(PivotSubsetsTask):
         return [corpus]
 
     def _subset_name(self, query: str, corpus: str) -> str:
-        right = POOLED_SUBSET_SUFFIX if corpus == POOLED else self._label_of(corpus)
+        right = POOLED if corpus == POOLED else self._label_of(corpus)
         return f"{self._label_of(query)}-{right}"
 
     def subset(self, hf_subset: str) -> Subset:
         """The :class:`Subset` behind a subset name (labels of extra variants included)."""
-        query, corpus = hf_subset.split("-", 1)
+        parts = split_subset_name(hf_subset)
+        if parts is None:
+            raise ValueError(f"subset {hf_subset!r}: expected <query>-<corpus>, e.g. swa-eng")
+        query, corpus = parts
         by_label = self._labels or {iso3(c): c for c in FLORES_LANGUAGES}
 
         def code(name: str) -> str:
@@ -227,7 +231,7 @@ class FloresRetrieval(PivotSubsetsTask):
                 return by_label[name]
             return next((c for c in FLORES_LANGUAGES if iso3(c) == name), name)
 
-        corpus_lang = POOLED if corpus == POOLED_SUBSET_SUFFIX else code(corpus)
+        corpus_lang = POOLED if corpus == POOLED else code(corpus)
         return Subset(name=hf_subset, query_lang=code(query), corpus_lang=corpus_lang)
 
     # -- data -----------------------------------------------------------------------------------
@@ -257,12 +261,10 @@ def _training_specs(model: Any) -> list[str]:
     import json
     from pathlib import Path
 
-    from mteb_hybrid.trainers.metadata import METADATA_FILE
-
     meta = getattr(model, "mteb_model_meta", None)
     folder = ((getattr(meta, "loader_kwargs", None) or {}).get("model_path")) if meta else None
-    if not folder or not (Path(folder) / METADATA_FILE).is_file():
+    if not folder or not (Path(folder) / TRAINING_METADATA).is_file():
         return []
-    recorded = json.loads((Path(folder) / METADATA_FILE).read_text(encoding="utf-8"))
+    recorded = json.loads((Path(folder) / TRAINING_METADATA).read_text(encoding="utf-8"))
     data = recorded.get("data") or {}
     return [str(s) for s in (data.get("train_specs") or []) + (data.get("validation_specs") or [])]

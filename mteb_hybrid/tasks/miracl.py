@@ -13,7 +13,8 @@ from typing import Any
 from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_hybrid.data.miracl import MIRACL_LANGUAGES, MIRACL_REPOS, MiraclLanguage, load_miracl
-from mteb_hybrid.evaluation.collection import POOLED, RetrievalCollection, build_collection
+from mteb_hybrid.evaluation.collection import RetrievalCollection, build_collection
+from mteb_hybrid.runs import POOLED
 from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for
 
 LANGUAGES = list(MIRACL_LANGUAGES)

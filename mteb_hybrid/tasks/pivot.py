@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from mteb_hybrid.evaluation.collection import POOLED
+from mteb_hybrid.runs import POOLED
 from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
 
 PIVOT = "en"

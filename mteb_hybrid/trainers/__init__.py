@@ -5,6 +5,7 @@ Importing this package is cheap; the names below load their modules (and torch) 
 - :class:`HybridBatchSampler` (``.sampler``): the batch sampler.
 - :func:`load_training_data` (``.data``), :func:`build_pair_dataset` (``.pairs``): the data.
 - :class:`TrainConfig` (``.config``), :func:`train` (``.trainer``): the training API.
+- :class:`Ratio` (:mod:`mteb_hybrid.runs`): the mono : cross : multi batch ratio.
 - :func:`build_tiny_model` (``.tiny_model``): an offline toy model for tests.
 """
 
@@ -14,10 +15,10 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "BatchRatio": "mteb_hybrid.trainers.ratio",
     "BatchPlan": "mteb_hybrid.trainers.sampler",
     "HybridBatchSampler": "mteb_hybrid.trainers.sampler",
     "ParallelData": "mteb_hybrid.trainers.parallel",
+    "Ratio": "mteb_hybrid.runs",
     "TrainConfig": "mteb_hybrid.trainers.config",
     "TrainConfigError": "mteb_hybrid.trainers.config",
     "TrainResult": "mteb_hybrid.trainers.trainer",

@@ -10,8 +10,8 @@ import logging
 import click
 
 from mteb_hybrid.trainers.config import LOSSES, PRECISIONS, TrainConfig, TrainConfigError
-from mteb_hybrid.trainers.ratio import LANGUAGE_SAMPLING
 from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
+from mteb_hybrid.trainers.weights import LANGUAGE_SAMPLING
 
 EPILOG = """\b
 Data specs (--train-data, repeatable):

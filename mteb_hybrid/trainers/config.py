@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mteb_hybrid.trainers.ratio import LANGUAGE_SAMPLING, BatchRatio
+from mteb_hybrid.runs import DEFAULT_RATIO, Ratio, RatioError
 from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
+from mteb_hybrid.trainers.weights import LANGUAGE_SAMPLING
 
 LOSSES = ("mnrl", "cached-mnrl")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -45,7 +46,7 @@ class TrainConfig:
     base_model: str
     train_data: list[str]
     output_dir: str
-    ratio: str = "0.5:0.5:0"
+    ratio: str = DEFAULT_RATIO
     ratio_schedule: str = "exact"
     language_sampling: str = "uniform"
     temperature: float = 1.0
@@ -86,9 +87,9 @@ class TrainConfig:
         self.check()
 
     @property
-    def batch_ratio(self) -> BatchRatio:
+    def batch_ratio(self) -> Ratio:
         """The parsed ``ratio``."""
-        return BatchRatio.parse(self.ratio)
+        return Ratio.parse(self.ratio)
 
     @property
     def has_validation(self) -> bool:
@@ -98,8 +99,8 @@ class TrainConfig:
     def check(self) -> None:
         """Raise :class:`TrainConfigError` on the first invalid setting."""
         try:
-            self.ratio = str(BatchRatio.parse(self.ratio))
-        except ValueError as error:
+            self.ratio = str(Ratio.parse(self.ratio))
+        except RatioError as error:
             raise TrainConfigError(str(error)) from None
         if not self.train_data:
             raise TrainConfigError("no --train-data given")

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-METADATA_FILE = "mteb_hybrid_training.json"
+from mteb_hybrid.runs import TRAINING_METADATA
+
 CARD_MARKER = "## mteb-hybrid training"
 
 
@@ -57,7 +58,7 @@ def _card_section(meta: dict[str, Any]) -> str:
         f"\n\n{CARD_MARKER}\n\n"
         "Fine-tuned with hybrid batches (monolingual, cross-lingual and multilingual batches "
         "drawn by ratio) by `mteb-hybrid train`; the full record is in "
-        f"`{METADATA_FILE}`.\n\n| | |\n|---|---|\n{table}\n\n"
+        f"`{TRAINING_METADATA}`.\n\n| | |\n|---|---|\n{table}\n\n"
         "Evaluate with `mteb run -m <this folder> -t XQuADRRetrieval` "
         "(with mteb-hybrid installed).\n"
     )
@@ -114,5 +115,5 @@ def write_training_metadata(
         text = text[: text.index(CARD_MARKER)].rstrip()
     card.write_text(text + _card_section(meta), encoding="utf-8")
     # written last: its presence means the model folder is complete
-    (output / METADATA_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    (output / TRAINING_METADATA).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     return meta

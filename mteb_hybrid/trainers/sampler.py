@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
+from mteb_hybrid.runs import BATCH_KINDS, DEFAULT_RATIO, Ratio
 from mteb_hybrid.trainers.pairs import GROUP, PASSAGE_LANG, QUERY_LANG
-from mteb_hybrid.trainers.ratio import BATCH_KINDS, BatchRatio, language_weights
 from mteb_hybrid.trainers.schedule import (
     RATIO_SCHEDULES,
     count_kinds,
@@ -51,6 +51,7 @@ from mteb_hybrid.trainers.schedule import (
     independent_kinds,
     run_steps,
 )
+from mteb_hybrid.trainers.weights import language_weights
 
 MONO, CROSS, MULTI = range(3)
 
@@ -129,7 +130,7 @@ class HybridBatchSampler(DefaultBatchSampler):
         valid_label_columns: ignored (sentence-transformers passes it).
         generator: ignored; the sampler seeds its own generators from ``(seed, epoch)``.
         seed: the trainer's seed argument; ``sampler_seed`` overrides it.
-        ratio: ``"mono:cross:multi"`` or a :class:`BatchRatio`.
+        ratio: ``"mono:cross:multi"`` or a :class:`~mteb_hybrid.runs.Ratio`.
         language_sampling: ``uniform``, ``proportional`` or ``temperature``.
         temperature: for ``temperature`` sampling.
         sampler_seed: the seed to use whatever the trainer passes (it may pass 0).
@@ -150,7 +151,7 @@ class HybridBatchSampler(DefaultBatchSampler):
         generator: Any = None,
         seed: int = 0,
         *,
-        ratio: str | Sequence[float] | BatchRatio = "0.5:0.5:0",
+        ratio: str | Sequence[float] | Ratio = DEFAULT_RATIO,
         language_sampling: str = "uniform",
         temperature: float = 1.0,
         sampler_seed: int | None = None,
@@ -173,7 +174,7 @@ class HybridBatchSampler(DefaultBatchSampler):
                 f"ratio schedule {ratio_schedule!r}: use one of {', '.join(RATIO_SCHEDULES)}"
             )
         self.ratio_schedule = ratio_schedule
-        self.ratio = BatchRatio.parse(ratio)
+        self.ratio = Ratio.parse(ratio)
         self.seed = int(sampler_seed if sampler_seed is not None else seed)
         self.world_size = int(world_size or detect_world_size())
         self.global_batch_size = self.batch_size * self.world_size
@@ -255,10 +256,10 @@ class HybridBatchSampler(DefaultBatchSampler):
     def _plan_arrays(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch, 0])
         if self.ratio_schedule == "independent":
-            kinds = independent_kinds(self.ratio.as_tuple(), self.steps_per_epoch, rng)
+            kinds = independent_kinds(self.ratio, self.steps_per_epoch, rng)
         else:
             kinds = epoch_kinds(
-                self.ratio.as_tuple(), epoch, self.steps_per_epoch, self.total_steps, self.seed
+                self.ratio, epoch, self.steps_per_epoch, self.total_steps, self.seed
             )
         weights = self.mono_weights if self.ratio.mono > 0 else self.weights
         langs = rng.choice(len(self.languages), size=self.steps_per_epoch, p=weights)
@@ -364,7 +365,7 @@ class HybridBatchSampler(DefaultBatchSampler):
     def describe(self) -> dict[str, Any]:
         """Settings and sizes for logs and metadata."""
         return {
-            "ratio": {k: v for k, v in zip(BATCH_KINDS, self.ratio.as_tuple(), strict=True)},
+            "ratio": {k: v for k, v in zip(BATCH_KINDS, self.ratio, strict=True)},
             "language_sampling": self.language_sampling,
             "temperature": self.temperature,
             "language_weights": dict(

@@ -32,8 +32,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from mteb_hybrid.runs import BATCH_KINDS
+
 RATIO_SCHEDULES = ("exact", "independent")
-KINDS = 3  # mono, cross, multi (mteb_hybrid.trainers.ratio.BATCH_KINDS)
+KINDS = len(BATCH_KINDS)  # mono, cross, multi
 _SHUFFLE_STREAM = 2  # generator stream of the per-epoch shuffle, beside the sampler's 0 and 1
 
 

@@ -18,14 +18,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from mteb_hybrid.runs import CHECKPOINTS, TRAINER_STATE_FILE
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
 from mteb_hybrid.trainers.data import load_training_data
 from mteb_hybrid.trainers.parallel import ParallelData
 
 logger = logging.getLogger(__name__)
-
-CHECKPOINTS = "checkpoints"
-RUN_FILE = "mteb_hybrid_run.json"
 
 
 @dataclass
@@ -243,7 +241,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     eval_pairs = build_pair_dataset(validation) if validation is not None else None
 
     args = build_training_args(config, has_validation=eval_pairs is not None)
-    run_file = checkpoints / RUN_FILE
+    run_file = checkpoints / TRAINER_STATE_FILE
     settings = _run_settings(config, args.world_size)
     if resume_from:
         _check_resume_settings(run_file, settings)
