@@ -1,9 +1,11 @@
-"""Post-import hook: registers mteb-hybrid with mteb as soon as mteb is imported.
+"""Post-import hook: registers mteb-hybrid with mteb as soon as mteb or our tasks are imported.
 
-Installed by the ``mteb_hybrid_autoload.pth`` file, so it runs at Python start-up. It only adds a
-finder to :data:`sys.meta_path` (no import of mteb, torch or anything heavy); the registration
-itself happens right after the ``mteb`` package finishes importing, in the spirit of wrapt's
-post-import hooks. Set ``MTEB_HYBRID_AUTOREGISTER=0`` to turn it off.
+Installed by the ``mteb_hybrid_autoload.pth`` file, so it runs at Python start-up, and by
+``import mteb_hybrid``. It only adds a finder to :data:`sys.meta_path` (no import of mteb, torch
+or anything heavy); the registration itself happens right after the ``mteb`` package or the
+``mteb_hybrid.tasks`` package finishes importing, in the spirit of wrapt's post-import hooks. So
+``mteb run`` finds our tasks, and importing them needs no import of the registration (no cycle).
+Set ``MTEB_HYBRID_AUTOREGISTER=0`` to turn it off.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 DISABLE_ENV = "MTEB_HYBRID_AUTOREGISTER"
-_TARGET = "mteb"
+_MTEB = "mteb"
+_TARGETS = (_MTEB, "mteb_hybrid.tasks")
 
 
 def _disabled() -> bool:
@@ -25,7 +28,7 @@ def _disabled() -> bool:
 
 
 class _RegisteringLoader:
-    """Wraps mteb's own loader and registers our tasks once mteb's ``__init__`` has run."""
+    """Wraps a target's own loader and registers once the target's ``__init__`` has run."""
 
     def __init__(self, wrapped: Any) -> None:
         self._wrapped = wrapped
@@ -44,10 +47,10 @@ class _RegisteringLoader:
 
 
 class _MtebImportHook:
-    """Finds ``mteb`` through the other finders and wraps its loader."""
+    """Finds ``mteb`` and ``mteb_hybrid.tasks`` through the other finders; wraps their loaders."""
 
     def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> Any:
-        if fullname != _TARGET:
+        if fullname not in _TARGETS:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -63,7 +66,7 @@ def install() -> None:
     """Install the hook (idempotent); register at once if mteb is already imported."""
     if _disabled():
         return
-    if _TARGET in sys.modules:
+    if _MTEB in sys.modules:
         from mteb_hybrid.registration import register
 
         register()

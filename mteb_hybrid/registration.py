@@ -9,6 +9,10 @@ mteb 2.26 has no plugin mechanism, so this patches three private places, all che
   ``ModelMeta`` named after the folder with a content-derived revision;
 * ``mteb.cache.ResultCache.save_to_cache``: after mteb writes ``<Task>.json``, our per-query
   scores are written beside it as ``<Task>.per_query.npz``.
+
+The per-query scores travel from a task's ``evaluate`` to that save through the pending store
+here: the tasks hand them to ``MultiSettingRetrievalTask.per_query_sink`` (connected by
+:func:`register_tasks`, so the tasks never import this module) and the save pops them.
 """
 
 from __future__ import annotations
@@ -23,10 +27,22 @@ from typing import Any
 logger = logging.getLogger(__name__)
 _REGISTERED = False
 
+# (task name, model name, model revision) -> {subset: SubsetResult}: filled by the tasks after
+# every evaluation, popped when mteb saves that task's result
+_PENDING: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def keep_per_query(key: tuple[str, str, str], results: dict[str, Any]) -> None:
+    """Hold a task's per-query results until mteb saves its result (the tasks' sink)."""
+    _PENDING[key] = results
+
 
 def register_tasks(task_classes: tuple[type, ...] | None = None) -> None:
     """Add task classes to mteb's registry (idempotent; refuses to shadow mteb's own names)."""
     get_tasks_module = importlib.import_module("mteb.get_tasks")
+    from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
+
+    MultiSettingRetrievalTask.per_query_sink = keep_per_query
     if task_classes is None:
         from mteb_hybrid.tasks import TASKS
 
@@ -84,11 +100,11 @@ def _patch_result_cache() -> None:
     @functools.wraps(original)
     def save_to_cache(self: Any, task_result: Any, model_name: Any, model_revision=None, **kw):
         original(self, task_result, model_name, model_revision, **kw)
-        from mteb_hybrid.evaluation.per_query import PENDING, per_query_path, save_per_query
+        from mteb_hybrid.evaluation.per_query import per_query_path, save_per_query
 
         name = getattr(model_name, "name", model_name)
         revision = getattr(model_name, "revision", model_revision)
-        pending = PENDING.get((task_result.task_name, str(name), str(revision)))
+        pending = _PENDING.pop((task_result.task_name, str(name), str(revision)), None)
         if pending:
             path = self.get_task_result_path(
                 model_name=model_name,
@@ -105,7 +121,8 @@ def register() -> None:
     """Register everything with mteb (idempotent); a failure warns, never breaks ``import mteb``.
 
     When mteb is being imported *by* ``mteb_hybrid.tasks`` (a user imported our tasks first), the
-    task classes are not defined yet: ``mteb_hybrid.tasks`` then calls this again once it is.
+    task classes are not defined yet: the start-up hook (:mod:`mteb_hybrid._autoload`) calls this
+    again once ``mteb_hybrid.tasks`` is imported.
     """
     global _REGISTERED
     try:

@@ -301,7 +301,7 @@ def test_models_with_query_prompts_encode_queries_apart(tiny_models, tmp_path) -
     """Reuse needs identical query and document encodings: a query prompt turns it off."""
     import mteb
 
-    from mteb_hybrid.evaluation.encoding import symmetric_encoding
+    from mteb_hybrid.tasks.encoding import symmetric_encoding
 
     plain = mteb.get_model(str(tiny_models[0]))
     assert symmetric_encoding(plain)

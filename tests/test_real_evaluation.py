@@ -61,7 +61,7 @@ def test_subsets_and_query_counts(evaluated) -> None:
 
 def test_matches_pytrec_eval_exactly_on_the_same_embeddings(evaluated) -> None:
     """Same embedding table, full run dicts: pytrec_eval and our streamed ranks agree exactly."""
-    from mteb_hybrid.evaluation.encoding import encode_collection
+    from mteb_hybrid.tasks.encoding import encode_collection
 
     model, task, scores = evaluated
     query_emb, doc_emb, counts = encode_collection(

@@ -56,6 +56,42 @@ def test_plain_import_mteb_finds_the_tasks_and_start_up_stays_cheap() -> None:
     assert builtin.startswith("mteb.tasks")  # mteb's own XQuADRetrieval is untouched
 
 
+def test_importing_our_tasks_first_registers_them() -> None:
+    """``mteb_hybrid.tasks`` imports mteb before its classes exist; the hook registers them once
+    the package is complete (the tasks never import the registration)."""
+    out = _run(
+        "import importlib, sys; import mteb_hybrid.tasks;"
+        "registry = importlib.import_module('mteb.get_tasks')._TASKS_REGISTRY;"
+        "print(registry['XQuADRRetrieval'] is mteb_hybrid.tasks.XQuADRRetrieval)"
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "True"
+
+
+def test_per_query_results_wait_for_the_save_and_are_popped(tmp_path, shared_data) -> None:
+    from mteb_hybrid import registration
+    from tests.fixtures.results.fake_models import write_results
+
+    folder = write_results(
+        tmp_path, shared_data, {"fake/pending": (0.5, 0)}, ("en", "de"), queries_per_language=5
+    )
+    (sidecar,) = folder.rglob("XQuADRRetrieval.per_query.npz")
+    assert sidecar.with_name("XQuADRRetrieval.json").is_file()
+    assert not any(key[1] == "fake/pending" for key in registration._PENDING)
+
+
+def test_shared_task_options_keep_the_languages_a_task_has(caplog) -> None:
+    from mteb_hybrid.tasks import build_task
+
+    task = build_task("XQuADRRetrieval", languages=["en", "de", "quz"], queries_per_language=3)
+    assert task.collection_languages == ["en", "de"] and task.queries_per_language == 3
+    assert {s.split("-")[0] for s in task.hf_subsets} == {"eng", "deu"}
+    assert "['quz'] not in the task" in caplog.text
+    with pytest.raises(ValueError, match="MLQARRetrieval has only \\['en'\\]"):
+        build_task("MLQARRetrieval", languages=["en", "el"])
+    assert type(build_task("XQuADRetrieval")).__module__.startswith("mteb.tasks")
+
+
 def test_environment_variable_turns_the_hook_off() -> None:
     out = _run(
         "import mteb\ntry:\n    mteb.get_task('XQuADRRetrieval')\nexcept KeyError:\n"

@@ -19,10 +19,6 @@ if TYPE_CHECKING:  # the leaderboard reads sidecars without loading the evaluato
 
 SUFFIX = ".per_query.npz"
 
-# (task name, model name, model revision) -> {subset: SubsetResult}, filled by the tasks and
-# written when mteb saves the task's result (see mteb_hybrid.registration).
-PENDING: dict[tuple[str, str, str], dict[str, SubsetResult]] = {}
-
 
 def per_query_path(result_json: str | os.PathLike[str]) -> Path:
     """Sidecar path of an mteb result file (``XQuADRRetrieval.json`` -> ``....per_query.npz``)."""

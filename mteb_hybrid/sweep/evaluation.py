@@ -25,37 +25,6 @@ def model_meta(model: str) -> Any:
     return mteb.get_model_meta(model)
 
 
-def build_tasks(names: list[str], task_options: dict[str, Any]) -> list[Any]:
-    """mteb task objects; multi-setting tasks get ``task_options`` (languages filtered per task)."""
-    import mteb
-
-    from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
-
-    tasks = []
-    for name in names:
-        task = mteb.get_task(name)
-        if isinstance(task, MultiSettingRetrievalTask) and task_options:
-            options = dict(task_options)
-            if options.get("languages"):
-                wanted = list(options["languages"])
-                kept = [lang for lang in wanted if lang in task.LANGUAGES]
-                if len(kept) < 2:
-                    raise ValueError(
-                        f"{name} has only {kept or 'none'} of the languages {wanted}; give at "
-                        f"least two of {', '.join(task.LANGUAGES)}"
-                    )
-                if kept != wanted:
-                    logger.warning(
-                        "%s: languages %s not in the task, left out",
-                        name,
-                        sorted(set(wanted) - set(kept)),
-                    )
-                options["languages"] = kept
-            task = type(task)(**options)
-        tasks.append(task)
-    return tasks
-
-
 def _quiet_progress_bars() -> None:
     """A sweep logs one line per step; the datasets library's per-map bars only add noise."""
     try:
@@ -89,9 +58,10 @@ def evaluate_model(
     import mteb
 
     from mteb_hybrid.evaluation.per_query import per_query_path
+    from mteb_hybrid.tasks import build_task
 
     meta = model_meta(model)
-    task_objects = build_tasks(tasks, task_options or {})
+    task_objects = [build_task(name, **(task_options or {})) for name in tasks]
     cache = mteb.ResultCache(cache_dir)
     paths: dict[str, Path] = {}
     for task in task_objects:

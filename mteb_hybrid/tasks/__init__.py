@@ -1,9 +1,12 @@
 """mteb task classes of mteb-hybrid. Importing this module imports mteb.
 
-``TASKS`` lists the task classes; :func:`mteb_hybrid.register` adds them to mteb's registry.
+``TASKS`` lists the task classes. They are added to mteb's registry when this module or mteb is
+imported (:mod:`mteb_hybrid._autoload`), or by :func:`mteb_hybrid.register`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from mteb_hybrid.tasks.flores import FloresRetrieval
 from mteb_hybrid.tasks.miracl import MIRACLMultilingualRetrieval
@@ -22,13 +25,24 @@ TASKS = (
 __all__ = [
     "TASKS",
     "FloresRetrieval",
+    "build_task",
     "MIRACLMultilingualRetrieval",
     "MLQARRetrieval",
     "XM3600Retrieval",
     "XQuADRRetrieval",
 ]
 
-# importing the tasks makes them visible to mteb.get_task / mteb run (idempotent)
-from mteb_hybrid.registration import register as _register  # noqa: E402
 
-_register()
+def build_task(name: str, **options: Any) -> Any:
+    """An mteb task object by name, built once.
+
+    Our tasks get ``options`` (``queries_per_language``, ``languages``, ``data_dir``, ...; see
+    :meth:`~mteb_hybrid.tasks.base.MultiSettingRetrievalTask.from_shared_options`); any other
+    name is mteb's own task, built by ``mteb.get_task`` (``options`` do not reach it).
+    """
+    ours = {cls.metadata.name: cls for cls in TASKS}
+    if name in ours:
+        return ours[name].from_shared_options(**options)
+    import mteb
+
+    return mteb.get_task(name)

@@ -10,26 +10,28 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from mteb_hybrid.data.languages import from_iso3, iso3
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
-from mteb_hybrid.evaluation.encoding import encode_collection
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
-from mteb_hybrid.evaluation.per_query import PENDING
 from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
 from mteb_hybrid.runs import POOLED, split_subset_name
+from mteb_hybrid.tasks.encoding import encode_collection
 
 logger = logging.getLogger(__name__)
 
 CHUNK_ENV = "MTEB_HYBRID_CHUNK_MB"
 QUERIES_ENV = "MTEB_HYBRID_QUERIES_PER_LANGUAGE"
 DEVICE_ENV = "MTEB_HYBRID_DEVICE"
+
+# (task name, model name, model revision), {subset: SubsetResult}
+PerQuerySink = Callable[[tuple[str, str, str], dict[str, SubsetResult]], None]
 
 
 def subset_name(query_lang: str, corpus_lang: str) -> str:
@@ -129,6 +131,9 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     """
 
     LANGUAGES: tuple[str, ...] = ()
+    # receives the per-query results of every evaluation; mteb_hybrid.registration connects it
+    # to the sidecars written beside mteb's result JSON
+    per_query_sink: ClassVar[PerQuerySink | None] = None
 
     collection: RetrievalCollection | None = None
 
@@ -173,6 +178,26 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     def language_label(self, code: str) -> str:
         """The ISO 639-3 label of a collection language in subset names (``"en"`` -> ``"eng"``)."""
         return iso3(code)
+
+    @classmethod
+    def from_shared_options(cls, **options: Any) -> MultiSettingRetrievalTask:
+        """The task built from options shared by several tasks (a sweep's ``--languages``):
+        ``languages`` it lacks are left out with a warning; fewer than two left is an error."""
+        wanted = list(options.get("languages") or ())
+        if wanted:
+            kept = [lang for lang in wanted if lang in cls.LANGUAGES]
+            if len(kept) < 2:
+                raise ValueError(
+                    f"{cls.metadata.name} has only {kept or 'none'} of the languages {wanted}; "
+                    f"give at least two of {', '.join(cls.LANGUAGES)}"
+                )
+            if kept != wanted:
+                left_out = sorted(set(wanted) - set(kept))
+                logger.warning(
+                    "%s: languages %s not in the task, left out", cls.metadata.name, left_out
+                )
+            options["languages"] = kept
+        return cls(**options)
 
     def _covers(self, hf_subset: str) -> bool:
         subset = self.subset(hf_subset)
@@ -284,14 +309,15 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             values: dict[str, Any] = dict(self._results[hf_subset].scores)
             self._add_main_score(values)
             scores[hf_subset] = values
-        meta = getattr(model, "mteb_model_meta", None)
-        PENDING[
-            (
+        sink = type(self).per_query_sink
+        if sink is not None:
+            meta = getattr(model, "mteb_model_meta", None)
+            key = (
                 self.metadata.name,
                 str(getattr(meta, "name", None)),
                 str(getattr(meta, "revision", None)),
             )
-        ] = dict(self._results)
+            sink(key, dict(self._results))
         return scores
 
     def score_subsets(

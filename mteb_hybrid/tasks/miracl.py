@@ -7,7 +7,6 @@ unchanged, so a model that pulls in other-language passages loses score.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from mteb.abstasks.task_metadata import TaskMetadata
@@ -108,22 +107,8 @@ class MIRACLMultilingualRetrieval(MultiSettingRetrievalTask):
         adapted_from=["MIRACLRetrievalHardNegatives"],
     )
 
-    def __init__(
-        self,
-        data_dir: str | os.PathLike[str] | None = None,
-        queries_per_language: int | None = None,
-        max_chunk_bytes: int | None = None,
-        languages: list[str] | None = None,
-        corpus: str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(
-            data_dir=data_dir,
-            queries_per_language=queries_per_language,
-            max_chunk_bytes=max_chunk_bytes,
-            languages=languages,
-            **kwargs,
-        )
+    def __init__(self, *, corpus: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.corpus = corpus
 
     def build_collection(self) -> RetrievalCollection:

@@ -6,6 +6,8 @@ so mteb's model wrappers, prompts and instructions are respected. Identical text
 where a sentence-transformers model encodes queries and documents the same way (no prompts, no
 query/document routing), a query whose text is also a document reuses that document's embedding,
 which halves the work on tasks whose queries are their documents (XM3600, FLORES).
+This is the tasks' adapter to mteb's encoder interface (it uses mteb's private
+``mteb._create_dataloaders``); the evaluator in :mod:`mteb_hybrid.evaluation` only sees arrays.
 """
 
 from __future__ import annotations
