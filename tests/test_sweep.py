@@ -65,27 +65,41 @@ def test_seeds_and_run_names() -> None:
     assert runs[0].is_base and runs[1].ratio_text == "1:0:0"
 
 
-def test_torchrun_command() -> None:
-    command = torchrun_command(
-        {
-            "base_model": "m",
-            "train_data": ["a", "b"],
-            "output_dir": "/o",
-            "ratio": "0.5:0.5:0",
-            "seed": 1,
-            "learning_rate": 3e-5,
-            "prompts": False,
-            "gradient_checkpointing": True,
-            "resume": "latest",
-            "max_steps": None,
-        },
-        4,
-    )
-    assert command[1:5] == ["--standalone", "--nproc_per_node=4", "-m", "mteb_hybrid.cli"]
-    text = " ".join(command)
-    assert "train --base-model m --train-data a --train-data b --output /o" in text
-    assert "--lr 3e-05" in text and "--no-prompts" in text and "--gradient-checkpointing" in text
-    assert "--resume=latest" in text and "--max-steps" not in text
+def test_torchrun_command(tmp_path) -> None:
+    """torchrun gets the run's serialized TrainConfig, not a rebuilt command line."""
+    command = torchrun_command(tmp_path / "train_config.json", 4)
+    assert command[1:] == [
+        "--standalone",
+        "--nproc_per_node=4",
+        "-m",
+        "mteb_hybrid.trainers",
+        str(tmp_path / "train_config.json"),
+    ]
+
+
+def test_sweep_and_train_take_the_trainer_options_from_one_table() -> None:
+    from mteb_hybrid.sweep.cli import sweep
+    from mteb_hybrid.trainers.cli import train
+    from mteb_hybrid.trainers.options import PER_RUN, TRAIN_OPTIONS, given_train_options
+
+    assert {p.name for p in train.params} == set(TRAIN_OPTIONS)
+    in_sweep = {p.name for p in sweep.params} & set(TRAIN_OPTIONS)
+    assert in_sweep == set(TRAIN_OPTIONS) - PER_RUN
+    args = ["--base-model", "m", "--train-data", "d", "--tasks", "T", "--output", "o"]
+    extra = ["--lr", "1e-4", "--no-prompts", "--gather-across-devices", "--validation-data", "v"]
+    params = sweep.make_context("sweep", [*args, *extra]).params
+    assert given_train_options(params) == {
+        "base_model": "m",
+        "train_data": ["d"],
+        "learning_rate": 1e-4,
+        "prompts": False,
+        "gather_across_devices": True,
+        "validation_data": ["v"],
+        "ratio_schedule": "exact",  # a sweep always records its schedule
+    }
+    defaults = train.make_context("train", [*args[:4], "--output", "o"]).params
+    assert given_train_options(defaults)["ratio"] == "0.5:0.5:0"
+    assert given_train_options(defaults)["learning_rate"] == 3e-5
 
 
 # -- the loop, with stand-ins -----------------------------------------------------------------

@@ -310,3 +310,45 @@ def test_cli_module_import_stays_light():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_sweep_run_under_torchrun_trains_the_serialized_config(tiny_model, tmp_path):
+    """The sweep's torchrun launch: the child reads the run's TrainConfig from its JSON file."""
+    from mteb_hybrid.runs import TRAIN_CONFIG_FILE, Ratio
+    from mteb_hybrid.sweep.plan import RunSpec
+    from mteb_hybrid.sweep.training import train_run
+
+    run_dir = tmp_path / "r0.40-0.40-0.20_s3"
+    options = {
+        "max_steps": 2, "batch_size": 4, "max_seq_length": 32, "prompts": True,
+        "language_sampling": "proportional", "gradient_checkpointing": True,
+    }  # fmt: skip
+    summary = train_run(
+        RunSpec(run_dir.name, Ratio(0.4, 0.4, 0.2), 3), base_model=tiny_model,
+        train_data=[str(SMALL)], options=options, model_dir=run_dir / "model", resume=False,
+        torchrun=1, log_file=tmp_path / "run.log",
+    )  # fmt: skip
+    assert summary["global_step"] == 2 and summary["processes"] == 1
+    saved = TrainConfig.load(run_dir / TRAIN_CONFIG_FILE)
+    meta = json.loads((run_dir / "model" / TRAINING_METADATA).read_text())
+    assert meta["settings"] == saved.to_dict()
+    assert {k: meta["settings"][k] for k in options} == options
+    assert meta["ratio_text"] == "0.4:0.4:0.2" and meta["seed"] == 3
+    assert meta["settings"]["model_name"] == run_dir.name
+
+
+def test_a_bad_saved_config_fails_in_one_line(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"base_model": "m", "train_data": ["d"], "output_dir": "o",
+                                "batch_size": 1}))  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "mteb_hybrid.trainers", str(path)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "Error: --batch-size must be at least 2 (in-batch negatives)"
+    ]
+    path.write_text(json.dumps({"base_model": "m", "train_data": ["d"], "output_dir": "o",
+                                "lr": 0.1}))  # fmt: skip
+    with pytest.raises(TrainConfigError, match="unknown setting\\(s\\) lr"):
+        TrainConfig.load(path)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from mteb_hybrid.sweep.plan import DEFAULT_RATIOS, PlanError
-from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
+from mteb_hybrid.trainers.options import given_train_options, with_train_options
 
 EPILOG = """\b
 Examples:
@@ -50,15 +50,6 @@ def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
 
 
 @click.command("sweep", epilog=EPILOG)
-@click.option("--base-model", required=True, help="Model folder or name to fine-tune.")
-@click.option(
-    "--train-data",
-    "train_data",
-    multiple=True,
-    required=True,
-    metavar="SPEC",
-    help="Training data spec, as for `mteb-hybrid train` (repeatable).",
-)
 @click.option(
     "--ratios",
     default=None,
@@ -85,31 +76,13 @@ def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
     type=click.Path(file_okay=False, path_type=Path),
     help="Sweep folder (runs, models, mteb results).",
 )
-@click.option("--max-steps", type=int, default=None, help="Training steps per run.")
-@click.option("--epochs", type=float, default=None, help="Epochs per run (if no --max-steps).")
-@click.option("--batch-size", type=int, default=None, help="Pairs per batch (per process).")
-@click.option("--max-seq-length", type=int, default=None, help="Truncate texts to N tokens.")
-@click.option("--lr", "learning_rate", type=float, default=None)
-@click.option(
-    "--ratio-schedule",
-    type=click.Choice(RATIO_SCHEDULES),
-    default="exact",
-    show_default=True,
-    help="exact: each run's batch-type counts equal its ratio; independent: drawn per step. "
-    "Always recorded in run.json, so a sweep never mixes the two.",
-)
-@click.option(
-    "--save-steps",
-    type=int,
-    default=None,
-    help="Checkpoint every N steps (what an interrupted run resumes from).",
-)
+@with_train_options(sweep=True)
 @click.option(
     "--train-option",
     "train_option",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Any other TrainConfig field, e.g. warmup=0.05, prompts=true (repeatable).",
+    help="A TrainConfig field without an option, e.g. dataloader_num_workers=2 (repeatable).",
 )
 @click.option(
     "--queries-per-language",
@@ -145,20 +118,11 @@ def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--keep-going", is_flag=True, help="Record a failed run and go on to the next.")
 @click.option("--dry-run", is_flag=True, help="Print the planned runs and their state; no work.")
 def sweep(
-    base_model: str,
-    train_data: tuple[str, ...],
     ratios: str | None,
     grid_step: float | None,
     seeds: str,
     tasks: tuple[str, ...],
     output: Path,
-    max_steps: int | None,
-    epochs: float | None,
-    batch_size: int | None,
-    max_seq_length: int | None,
-    learning_rate: float | None,
-    ratio_schedule: str,
-    save_steps: int | None,
     train_option: tuple[str, ...],
     queries_per_language: int | None,
     languages: str | None,
@@ -168,6 +132,7 @@ def sweep(
     keep_checkpoints: bool,
     keep_going: bool,
     dry_run: bool,
+    **trainer: Any,
 ) -> None:
     """Train and evaluate a model for every (ratio, seed); resumable by rerunning.
 
@@ -187,19 +152,8 @@ def sweep(
         seed_list = parse_seeds(seeds)
     except PlanError as error:
         raise click.BadParameter(str(error)) from None
-    train_options = {
-        key: value
-        for key, value in {
-            "max_steps": max_steps,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "max_seq_length": max_seq_length,
-            "learning_rate": learning_rate,
-            "ratio_schedule": ratio_schedule,
-            "save_steps": save_steps,
-        }.items()
-        if value is not None
-    }
+    train_options = given_train_options(trainer)
+    base_model, train_data = train_options.pop("base_model"), train_options.pop("train_data")
     train_options.update(_train_option_pairs(train_option))
     task_options: dict[str, Any] = {}
     if queries_per_language:
@@ -230,7 +184,7 @@ def sweep(
                 f"{states.get(spec.run_id, 'pending')}"
             )
         return
-    if not save_steps and "save_steps" not in train_options:
+    if "save_steps" not in train_options:
         click.echo(
             "note: no --save-steps: an interrupted run restarts its training from step 0", err=True
         )

@@ -1,8 +1,9 @@
 """The sweep's one point of contact with the trainer (:mod:`mteb_hybrid.trainers`).
 
 :func:`train_run` turns a run of the sweep into a ``TrainConfig`` and trains it, in this process or
-through ``torchrun --nproc_per_node N -m mteb_hybrid.cli train ...``. If the trainer's API changes,
-this file is the only one to adapt.
+through ``torchrun --nproc_per_node N -m mteb_hybrid.trainers <run>/train_config.json`` (every
+process reads the serialized ``TrainConfig``). If the trainer's API changes, this file is the only
+one to adapt.
 """
 
 from __future__ import annotations
@@ -16,18 +17,17 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mteb_hybrid.runs import CHECKPOINTS, TRAINING_METADATA
+from mteb_hybrid.runs import CHECKPOINTS, TRAIN_CONFIG_FILE, TRAINING_METADATA
 from mteb_hybrid.sweep.plan import RunSpec
+
+if TYPE_CHECKING:
+    from mteb_hybrid.trainers.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-# TrainConfig field -> `mteb-hybrid train` option, where the names differ
-_CLI_NAMES = {"learning_rate": "lr", "output_dir": "output"}
-_FLAGS = {"gather_across_devices", "gradient_checkpointing"}
-_BOOLEAN_PAIRS = {"prompts"}
 
 
 def latest_checkpoint(model_dir: Path) -> Path | None:
@@ -55,18 +55,20 @@ def model_is_saved(model_dir: Path) -> bool:
     return (Path(model_dir) / TRAINING_METADATA).is_file()
 
 
-def train_options(
+def run_config(
     spec: RunSpec,
     base_model: str,
     train_data: Sequence[str],
     options: dict[str, Any],
     model_dir: Path,
     resume: bool,
-) -> dict[str, Any]:
-    """The ``TrainConfig`` fields of one run (sweep-wide options plus ratio, seed, output)."""
+) -> TrainConfig:
+    """The ``TrainConfig`` of one run (sweep-wide options plus ratio, seed, output)."""
+    from mteb_hybrid.trainers.config import TrainConfig
+
     if spec.ratio is None or spec.seed is None:
         raise ValueError(f"run {spec.run_id} is not a training run")
-    return {
+    fields = {
         **options,
         "base_model": base_model,
         "train_data": list(train_data),
@@ -76,6 +78,7 @@ def train_options(
         "resume": "latest" if resume else None,
         "model_name": options.get("model_name") or spec.run_id,
     }
+    return TrainConfig(**fields)
 
 
 def check_options(options: dict[str, Any]) -> None:
@@ -105,13 +108,15 @@ def train_run(
     """Train one run; returns a summary (steps, realised batch types, loss, wall time, resume).
 
     ``resume``: continue from the latest checkpoint under ``model_dir``. ``torchrun``: launch
-    through ``torchrun --nproc_per_node N`` instead of in this process (``callbacks`` then unused).
+    through ``torchrun --nproc_per_node N`` instead of in this process (``callbacks`` then unused);
+    the processes read the run's ``TrainConfig`` from ``train_config.json`` beside ``model_dir``.
     """
-    fields = train_options(spec, base_model, train_data, options, model_dir, resume)
+    config = run_config(spec, base_model, train_data, options, model_dir, resume)
     resumed_from = str(latest_checkpoint(model_dir)) if resume else None
     if torchrun:
-        _torchrun(fields, torchrun, log_file)
-        meta = json.loads((model_dir / TRAINING_METADATA).read_text())
+        config_file = config.save(Path(model_dir).parent / TRAIN_CONFIG_FILE)
+        _torchrun(config_file, torchrun, log_file)
+        meta = json.loads((Path(model_dir) / TRAINING_METADATA).read_text())
         return {
             "global_step": meta.get("steps"),
             "ratio_schedule": meta.get("ratio_schedule"),
@@ -121,10 +126,9 @@ def train_run(
             "resumed_from": resumed_from,
             "processes": torchrun,
         }
-    from mteb_hybrid.trainers.config import TrainConfig
     from mteb_hybrid.trainers.trainer import train
 
-    result = train(TrainConfig(**fields), callbacks=callbacks)
+    result = train(config, callbacks=callbacks)
     return {
         "global_step": result.global_step,
         "ratio_schedule": result.metadata.get("ratio_schedule"),
@@ -136,32 +140,16 @@ def train_run(
     }
 
 
-def torchrun_command(fields: dict[str, Any], nproc: int) -> list[str]:
-    """``torchrun --nproc_per_node N -m mteb_hybrid.cli train --option value ...``."""
+def torchrun_command(config_file: Path, nproc: int) -> list[str]:
+    """``torchrun --standalone --nproc_per_node N -m mteb_hybrid.trainers CONFIG.json``."""
     launcher = shutil.which("torchrun")
     head = [launcher] if launcher else [sys.executable, "-m", "torch.distributed.run"]
-    command = [*head, "--standalone", f"--nproc_per_node={nproc}", "-m", "mteb_hybrid.cli", "train"]
-    for name, value in fields.items():
-        if value is None or value == [] or name == "resume" and not value:
-            continue
-        option = "--" + _CLI_NAMES.get(name, name).replace("_", "-")
-        if name in _FLAGS:
-            if value:
-                command.append(option)
-        elif name in _BOOLEAN_PAIRS:
-            command.append(option if value else f"--no-{option[2:]}")
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                command += [option, str(item)]
-        elif name == "resume":
-            command.append(f"--resume={value}")
-        else:
-            command += [option, str(value)]
-    return command
+    module = ["-m", "mteb_hybrid.trainers", str(config_file)]
+    return [*head, "--standalone", f"--nproc_per_node={nproc}", *module]
 
 
-def _torchrun(fields: dict[str, Any], nproc: int, log_file: Path | None) -> None:
-    command = torchrun_command(fields, nproc)
+def _torchrun(config_file: Path, nproc: int, log_file: Path | None) -> None:
+    command = torchrun_command(config_file, nproc)
     logger.info("launching: %s", " ".join(command))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     if log_file is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
+from mteb_hybrid.files import read_json, write_json_atomic
 from mteb_hybrid.runs import DEFAULT_RATIO, Ratio, RatioError
 from mteb_hybrid.trainers.schedule import RATIO_SCHEDULES
 from mteb_hybrid.trainers.weights import LANGUAGE_SAMPLING
@@ -153,6 +156,24 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON settings."""
         return asdict(self)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the settings as JSON (what ``python -m mteb_hybrid.trainers`` reads)."""
+        write_json_atomic(path, self.to_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        """The settings written by :meth:`save`, checked."""
+        data = read_json(path, error=TrainConfigError, fix="write it with TrainConfig.save")
+        if not isinstance(data, dict):
+            raise TrainConfigError(f"{path}: expected a JSON object of TrainConfig fields")
+        unknown = sorted(set(data) - {item.name for item in fields(cls)})
+        if unknown:
+            raise TrainConfigError(
+                f"{path}: unknown setting(s) {', '.join(unknown)}; use TrainConfig's fields"
+            )
+        return cls(**data)
 
     def data_order(self) -> dict[str, Any]:
         """The settings that decide the batch sequence (compared on ``--resume``).

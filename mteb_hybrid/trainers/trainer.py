@@ -38,6 +38,14 @@ class TrainResult:
     wall_time_s: float
     metadata: dict[str, Any] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line for the console: where the model went, steps, time, mean loss."""
+        loss = self.train_loss or float("nan")
+        return (
+            f"saved {self.output_dir} after {self.global_step} steps "
+            f"({self.wall_time_s:.0f} s, mean training loss {loss:.4f})"
+        )
+
 
 def prepare_data(config: TrainConfig) -> tuple[ParallelData, ParallelData | None]:
     """Training data and optional validation data (held-out ids never share an id with training)."""
