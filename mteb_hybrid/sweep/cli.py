@@ -203,7 +203,7 @@ def sweep(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)
-    from mteb_hybrid.leaderboard.cli import command_line
+    from mteb_hybrid.provenance import command_line
 
     command = command_line(click.get_current_context())
     try:
