@@ -11,7 +11,9 @@ revision.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,30 @@ def local_model_name(folder: Path) -> str:
     return f"local/{name}"
 
 
+def mirror_with_max_length(model_dir: str | os.PathLike[str], parent: Path, length: int) -> Path:
+    """A local model at another ``max_seq_length``: ``<parent>/<name>-len<N>``, links to its
+    files with ``sentence_bert_config.json`` rewritten, so its results carry their own name and
+    revision and never pass for the model at its native length. Rebuilt on every call."""
+    source = Path(model_dir).resolve()
+    name = local_model_name(source).split("/", 1)[1]
+    folder = parent / f"{name}-len{int(length)}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    for file in sorted(source.rglob("*")):
+        relative = file.relative_to(source)
+        if not file.is_file() or {CHECKPOINTS, ".git"}.intersection(relative.parts):
+            continue
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if relative.as_posix() != "sentence_bert_config.json":
+            target.symlink_to(file)
+    settings_file = source / "sentence_bert_config.json"
+    settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    settings["max_seq_length"] = int(length)
+    (folder / "sentence_bert_config.json").write_text(json.dumps(settings, indent=2) + "\n")
+    return folder
+
+
 def load_local_model(model_name: str, revision: str | None = None, **kwargs: Any) -> Any:
     """mteb loader: a SentenceTransformer from ``model_path`` carrying the local ModelMeta."""
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
@@ -65,8 +91,6 @@ def load_local_model(model_name: str, revision: str | None = None, **kwargs: Any
 
 def local_model_meta(path: str | os.PathLike[str]) -> Any:
     """A ``ModelMeta`` for a local sentence-transformers folder."""
-    import json
-
     from mteb.models.model_meta import ModelMeta, ScoringFunction
 
     folder = Path(path).expanduser().resolve()

@@ -279,7 +279,8 @@ def test_training_records_from_sib200(shared_data) -> None:
 
 
 def test_sweep_refuses_training_and_evaluating_one_split(tmp_path) -> None:
-    from mteb_hybrid.sweep.runner import SweepConfig, run_sweep
+    from mteb_hybrid.sweep.config import SweepConfig
+    from mteb_hybrid.sweep.runner import run_sweep
 
     def never(*args, **kwargs):
         raise AssertionError("nothing may run")

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from mteb_hybrid.runs import Ratio, parse_run_name, run_id
+from mteb_hybrid.sweep.config import SweepConfig
 from mteb_hybrid.sweep.plan import PlanError, parse_ratios, parse_seeds, plan_runs, simplex_grid
-from mteb_hybrid.sweep.runner import SweepConfig, SweepError, run_sweep, sweep_lock
+from mteb_hybrid.sweep.runner import run_sweep
+from mteb_hybrid.sweep.state import SweepError, sweep_lock
 from mteb_hybrid.sweep.training import latest_checkpoint, torchrun_command
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mteb_hybrid.sweep.runner import SweepConfig, run_sweep
+from mteb_hybrid.sweep.config import SweepConfig
+from mteb_hybrid.sweep.runner import run_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 FIRST, SECOND = "r1.00-0.00-0.00_s0", "r0.00-1.00-0.00_s0"
@@ -29,7 +30,8 @@ KILLING_SWEEP = """
 import json, os, signal, sys
 from pathlib import Path
 from transformers import TrainerCallback
-from mteb_hybrid.sweep.runner import SweepConfig, run_sweep
+from mteb_hybrid.sweep.config import SweepConfig
+from mteb_hybrid.sweep.runner import run_sweep
 from mteb_hybrid.sweep.training import train_run
 
 class Kill(TrainerCallback):

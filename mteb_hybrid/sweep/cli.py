@@ -27,28 +27,6 @@ from its latest checkpoint (--save-steps), the results go to OUTPUT/results.
 """
 
 
-def _parse_value(text: str) -> Any:
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _train_option_pairs(values: tuple[str, ...]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for value in values:
-        key, sep, raw = value.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(
-                f"{value!r}: expected KEY=VALUE with a TrainConfig field, e.g. warmup=0.05",
-                param_hint="--train-option",
-            )
-        options[key.strip().replace("-", "_")] = _parse_value(raw)
-    return options
-
-
 @click.command("sweep", epilog=EPILOG)
 @click.option(
     "--ratios",
@@ -140,42 +118,33 @@ def sweep(
     then evaluates it on TASKS through the mteb loop into OUTPUT/results. Read the results with
     `mteb-hybrid leaderboard OUTPUT`.
     """
-    from mteb_hybrid.sweep.plan import parse_ratios, parse_seeds, simplex_grid
-    from mteb_hybrid.sweep.runner import SweepConfig, SweepError, run_sweep, sweep_status
+    from mteb_hybrid.provenance import command_line
+    from mteb_hybrid.sweep.config import make_config
+    from mteb_hybrid.sweep.runner import run_sweep
+    from mteb_hybrid.sweep.state import SweepError, sweep_status
+    from mteb_hybrid.sweep.training import check_options
 
+    train_options = given_train_options(trainer)
     try:
-        if ratios and grid_step:
-            raise PlanError("give --ratios or --grid-step, not both")
-        ratio_list = (
-            simplex_grid(grid_step) if grid_step else parse_ratios(ratios or DEFAULT_RATIOS)
+        config = make_config(
+            base_model=train_options.pop("base_model"),
+            train_data=train_options.pop("train_data"),
+            tasks=list(tasks),
+            output=output,
+            ratios=ratios,
+            grid_step=grid_step,
+            seeds=seeds,
+            train_options=train_options,
+            train_option_pairs=train_option,
+            queries_per_language=queries_per_language,
+            languages=languages,
+            eval_batch_size=eval_batch_size,
+            include_base=include_base,
+            torchrun=torchrun,
+            keep_checkpoints=keep_checkpoints,
         )
-        seed_list = parse_seeds(seeds)
     except PlanError as error:
         raise click.BadParameter(str(error)) from None
-    train_options = given_train_options(trainer)
-    base_model, train_data = train_options.pop("base_model"), train_options.pop("train_data")
-    train_options.update(_train_option_pairs(train_option))
-    task_options: dict[str, Any] = {}
-    if queries_per_language:
-        task_options["queries_per_language"] = queries_per_language
-    if languages:
-        task_options["languages"] = [c.strip() for c in languages.split(",") if c.strip()]
-    task_names = [t.strip() for item in tasks for t in item.split(",") if t.strip()]
-    base = str(Path(base_model).resolve()) if Path(base_model).is_dir() else base_model
-    config = SweepConfig(
-        base_model=base,
-        train_data=[_absolute_spec(s) for s in train_data],
-        ratios=ratio_list,
-        seeds=seed_list,
-        tasks=task_names,
-        output=output.resolve(),
-        train_options=train_options,
-        task_options=task_options,
-        eval_batch_size=eval_batch_size,
-        include_base=include_base,
-        torchrun=torchrun,
-        keep_checkpoints=keep_checkpoints,
-    )
     if dry_run:
         states = {r["run_id"]: r.get("status") for r in sweep_status(config.output)}
         for spec in config.runs():
@@ -184,27 +153,17 @@ def sweep(
                 f"{states.get(spec.run_id, 'pending')}"
             )
         return
-    if "save_steps" not in train_options:
+    if "save_steps" not in config.train_options:
         click.echo(
             "note: no --save-steps: an interrupted run restarts its training from step 0", err=True
         )
     try:
-        from mteb_hybrid.sweep.training import check_options
-
-        probe = {
-            **train_options,
-            "base_model": base,
-            "train_data": list(config.train_data),
-            "output_dir": str(config.output / "probe"),
-        }
-        check_options(probe)
+        check_options(config)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="trainer options") from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)
-    from mteb_hybrid.provenance import command_line
-
     command = command_line(click.get_current_context())
     try:
         outcomes = run_sweep(config, command=command, keep_going=keep_going, echo=click.echo)
@@ -219,17 +178,3 @@ def sweep(
     )
     if failed:
         sys.exit(1)
-
-
-def _absolute_spec(spec: str) -> str:
-    """Make a plain local path absolute (so run.json stays valid from any directory)."""
-    kind, sep, rest = spec.partition(":")
-    if sep and kind in {"lareqa", "jsonl", "parquet", "mmarco"}:
-        location, qsep, query = rest.partition("?")
-        if location and Path(location).exists():
-            return f"{kind}:{Path(location).resolve()}{qsep}{query}"
-        return spec
-    location, qsep, query = spec.partition("?")
-    if Path(location).exists():
-        return f"{Path(location).resolve()}{qsep}{query}"
-    return spec

@@ -23,6 +23,7 @@ from mteb_hybrid.runs import CHECKPOINTS, TRAIN_CONFIG_FILE, TRAINING_METADATA
 from mteb_hybrid.sweep.plan import RunSpec
 
 if TYPE_CHECKING:
+    from mteb_hybrid.sweep.config import SweepConfig
     from mteb_hybrid.trainers.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -81,12 +82,19 @@ def run_config(
     return TrainConfig(**fields)
 
 
-def check_options(options: dict[str, Any]) -> None:
-    """Validate the trainer options up front (a typo fails before the first run, not the fifth)."""
+def check_options(config: SweepConfig) -> None:
+    """Validate the sweep's trainer options up front (a typo fails before the first run, not the
+    fifth): a ``TrainConfig`` with them must build."""
     from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
 
+    probe = {
+        **config.train_options,
+        "base_model": config.base_model,
+        "train_data": list(config.train_data),
+        "output_dir": str(Path(config.output) / "probe"),
+    }
     try:
-        TrainConfig(**options)
+        TrainConfig(**probe)
     except TypeError as error:
         raise ValueError(f"unknown trainer option: {error}") from None
     except TrainConfigError as error:
