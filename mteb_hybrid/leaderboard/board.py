@@ -33,7 +33,7 @@ from mteb_hybrid.leaderboard.aggregate import (
 from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
 from mteb_hybrid.leaderboard.results import ModelRun, ResultSet, RunKey, SubsetScores
 from mteb_hybrid.leaderboard.seed_stats import Difference, FamilySummary, InferenceSettings
-from mteb_hybrid.runs import Ratio, RatioError
+from mteb_hybrid.runs import POOLED, Ratio, RatioError
 
 logger = logging.getLogger(__name__)
 
@@ -505,9 +505,9 @@ def pair_matrix(
     """Query language x corpus language (``all`` = pooled) of one row, averaged over its seeds."""
     mine = [s for s in scores if s.run in set(row.runs) and s.setting in {"mono", "cross", "multi"}]
     query_langs = sorted({s.query_lang for s in mine})
-    corpus_langs = sorted({s.corpus_lang for s in mine if s.corpus_lang != "all"})
-    if any(s.corpus_lang == "all" for s in mine):
-        corpus_langs.append("all")
+    corpus_langs = sorted({s.corpus_lang for s in mine if s.corpus_lang != POOLED})
+    if any(s.corpus_lang == POOLED for s in mine):
+        corpus_langs.append(POOLED)
     sums = np.zeros((len(query_langs), len(corpus_langs)))
     counts = np.zeros_like(sums)
     for s in mine:
