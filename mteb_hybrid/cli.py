@@ -9,6 +9,8 @@ import importlib
 
 import click
 
+from mteb_hybrid.coverage_report import FORMATS as COVERAGE_FORMATS
+
 # subcommand name -> "module:attribute" of a click command, imported on first use
 _SUBCOMMANDS: dict[str, str] = {
     "train": "mteb_hybrid.trainers.cli:train",
@@ -56,7 +58,7 @@ def main() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["md", "csv", "json"]),
+    type=click.Choice(COVERAGE_FORMATS),
     default="md",
     show_default=True,
     help="Output format.",
@@ -72,9 +74,8 @@ def coverage_command(
     output: str | None,
 ) -> None:
     """Tokenizer coverage per language: [UNK] share, tokens per character, truncated texts."""
-    import json
-
-    from mteb_hybrid.coverage import coverage_report, coverage_table
+    from mteb_hybrid.coverage import coverage_report
+    from mteb_hybrid.coverage_report import render_coverage
     from mteb_hybrid.data.download import DataFileError
 
     options = {"split": split} if split else {}
@@ -83,12 +84,7 @@ def coverage_command(
         report = coverage_report(model, task, languages=langs, max_length=max_length, **options)
     except (ValueError, DataFileError, OSError) as error:
         raise click.ClickException(str(error)) from None
-    if fmt == "json":
-        text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = coverage_table(report, "github" if fmt == "md" else "tsv") + "\n"
-        if fmt == "csv":
-            text = text.replace("\t", ",")
+    text = render_coverage(report, fmt)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -9,6 +9,8 @@ its collection (queries and documents):
 - ``tokens_per_char``: tokens per character (how finely the text is split);
 - ``truncated_share``: the share of texts longer than the model's maximum length (special tokens
   included), which the model sees only in part.
+
+The report's files and tables (read by the leaderboard) are in :mod:`mteb_hybrid.coverage_report`.
 """
 
 from __future__ import annotations
@@ -20,8 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-COVERAGE_FIELDS = ("unk_share", "tokens_per_char", "truncated_share")
-COVERAGE_DIR = "coverage"
+from mteb_hybrid.coverage_report import COVERAGE_FIELDS
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,13 @@ def task_texts(
     **task_options: Any,
 ) -> dict[str, list[str]]:
     """Distinct texts (queries and documents) per language label of one of our tasks."""
-    from mteb_hybrid import tasks
+    from mteb_hybrid.tasks import TASKS, task_class
 
-    by_name = {cls.metadata.name: cls for cls in tasks.TASKS}
-    if task_name not in by_name:
-        raise ValueError(f"unknown task {task_name!r}: use one of {', '.join(sorted(by_name))}")
-    task = by_name[task_name](data_dir=data_dir, languages=list(languages or ()), **task_options)
+    cls = task_class(task_name)
+    if cls is None:
+        names = ", ".join(sorted(c.metadata.name for c in TASKS))
+        raise ValueError(f"unknown task {task_name!r}: use one of {names}")
+    task = cls(data_dir=data_dir, languages=list(languages or ()), **task_options)
     task.load_data()
     collection = task.collection
     texts: dict[str, dict[str, None]] = {
@@ -163,51 +165,3 @@ def coverage_report(
         "max_length": length,
         "languages": [row.to_dict() for row in rows],
     }
-
-
-def coverage_rows(report: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Headers and rows of a report (shares in percent), for tables and leaderboards."""
-    headers = [
-        "language",
-        "texts",
-        "[UNK] % of tokens",
-        "tokens / char",
-        f"truncated % (> {report['max_length']} tokens)",
-    ]
-    rows = [
-        [
-            row["language"],
-            str(row["texts"]),
-            f"{100 * row['unk_share']:.1f}",
-            f"{row['tokens_per_char']:.3f}",
-            f"{100 * row['truncated_share']:.1f}",
-        ]
-        for row in report["languages"]
-    ]
-    return headers, rows
-
-
-def read_coverage_reports(folder: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
-    """Reports saved as ``<folder>/coverage/<Task>.json`` (by a sweep), keyed by task."""
-    found = {}
-    for path in sorted((Path(folder) / COVERAGE_DIR).glob("*.json")):
-        report = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(report, dict) and "languages" in report and "task" in report:
-            found[str(report["task"])] = report
-    return found
-
-
-def write_coverage_report(folder: str | os.PathLike[str], report: Mapping[str, Any]) -> Path:
-    """Save a report as ``<folder>/coverage/<Task>.json``."""
-    path = Path(folder) / COVERAGE_DIR / f"{report['task']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
-
-
-def coverage_table(report: Mapping[str, Any], fmt: str = "github") -> str:
-    """The report as a table (``tabulate`` format name), shares in percent."""
-    from tabulate import tabulate
-
-    headers, rows = coverage_rows(report)
-    return tabulate(rows, headers=headers, tablefmt=fmt, disable_numparse=True)

@@ -23,6 +23,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
         "mteb_hybrid.files",
         "mteb_hybrid.provenance",
         "mteb_hybrid.default_model",
+        "mteb_hybrid.coverage_report",
     ),
     "data": ("mteb_hybrid.data",),
     "groups": ("mteb_hybrid.groups",),
@@ -34,6 +35,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
         "mteb_hybrid.registration",
         "mteb_hybrid.local_models",
     ),
+    "coverage": ("mteb_hybrid.coverage",),
     "trainers": ("mteb_hybrid.trainers",),
     "sweep": ("mteb_hybrid.sweep",),
     "leaderboard": ("mteb_hybrid.leaderboard",),
@@ -47,10 +49,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "evaluation": {"floor"},
     "tasks": {"floor", "data", "groups", "evaluation"},
     "seam": {"floor", "evaluation", "tasks"},
+    "coverage": {"floor", "tasks", "seam"},
     "trainers": {"floor", "data"},
-    "sweep": {"floor", "trainers", "tasks", "evaluation", "seam"},
+    "sweep": {"floor", "data", "groups", "trainers", "tasks", "evaluation", "seam", "coverage"},
     "leaderboard": {"floor", "data", "groups", "evaluation"},
-    "cli": {"floor"},
+    "cli": {"floor", "data", "coverage"},
 }
 MODELS = {"mteb", "torch", "sentence_transformers", "transformers", "accelerate"}
 # room -> libraries it never imports; "torch" in LAZY_ONLY: only inside functions

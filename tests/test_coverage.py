@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from mteb_hybrid.cli import main
-from mteb_hybrid.coverage import coverage_report, coverage_table, task_texts
+from mteb_hybrid.coverage import coverage_report, task_texts
+from mteb_hybrid.coverage_report import coverage_table
 
 LANGS = ["en", "sw", "te", "th"]
 
@@ -66,7 +67,7 @@ def test_leaderboard_shows_coverage_beside_the_per_language_table(
     import shutil
     from pathlib import Path
 
-    from mteb_hybrid.coverage import write_coverage_report
+    from mteb_hybrid.coverage_report import write_coverage_report
 
     fixture = Path(__file__).parent / "fixtures" / "results" / "minilm-xquad-en-de"
     folder = tmp_path / "results"

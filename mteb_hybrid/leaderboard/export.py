@@ -293,7 +293,7 @@ def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
 
 def coverage_section(report: dict[str, Any]) -> Section:
     """The tokenizer coverage of a task's languages (see :mod:`mteb_hybrid.coverage`)."""
-    from mteb_hybrid.coverage import coverage_rows
+    from mteb_hybrid.coverage_report import coverage_rows
 
     headers, body = coverage_rows(report)
     model = str(report["model"])

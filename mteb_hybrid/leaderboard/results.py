@@ -324,7 +324,7 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
             if isinstance(info, dict):
                 result.sweeps[label] = info
         if path.is_dir():
-            from mteb_hybrid.coverage import read_coverage_reports
+            from mteb_hybrid.coverage_report import read_coverage_reports
 
             result.coverage.update(read_coverage_reports(path))
         sweep_runs = _sweep_runs(path)

@@ -73,7 +73,8 @@ class RunOutcome:
 def write_coverage_reports(config: SweepConfig, echo: Callable[[str], None] = print) -> None:
     """The base model's tokenizer coverage of each of our tasks, once, for the leaderboard
     (``<output>/coverage/<Task>.json``); a failure is reported and the sweep goes on."""
-    from mteb_hybrid.coverage import COVERAGE_DIR, coverage_report, write_coverage_report
+    from mteb_hybrid.coverage import coverage_report
+    from mteb_hybrid.coverage_report import COVERAGE_DIR, write_coverage_report
     from mteb_hybrid.groups import TASK_LANGUAGES
 
     for task in config.tasks:

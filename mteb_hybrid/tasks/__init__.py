@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
 from mteb_hybrid.tasks.flores import FloresRetrieval
 from mteb_hybrid.tasks.miracl import MIRACLMultilingualRetrieval
 from mteb_hybrid.tasks.mlqa_r import MLQARRetrieval
@@ -26,11 +27,17 @@ __all__ = [
     "TASKS",
     "FloresRetrieval",
     "build_task",
+    "task_class",
     "MIRACLMultilingualRetrieval",
     "MLQARRetrieval",
     "XM3600Retrieval",
     "XQuADRRetrieval",
 ]
+
+
+def task_class(name: str) -> type[MultiSettingRetrievalTask] | None:
+    """One of our task classes by its mteb name, else ``None``."""
+    return next((cls for cls in TASKS if cls.metadata.name == name), None)
 
 
 def build_task(name: str, **options: Any) -> Any:
@@ -40,9 +47,9 @@ def build_task(name: str, **options: Any) -> Any:
     :meth:`~mteb_hybrid.tasks.base.MultiSettingRetrievalTask.from_shared_options`); any other
     name is mteb's own task, built by ``mteb.get_task`` (``options`` do not reach it).
     """
-    ours = {cls.metadata.name: cls for cls in TASKS}
-    if name in ours:
-        return ours[name].from_shared_options(**options)
+    ours = task_class(name)
+    if ours is not None:
+        return ours.from_shared_options(**options)
     import mteb
 
     return mteb.get_task(name)
