@@ -29,6 +29,7 @@ from mteb_hybrid.leaderboard.stats_export import (
     statistics_document,
     statistics_notes,
 )
+from mteb_hybrid.runs import BATCH_KINDS
 
 FORMATS = ("md", "csv", "tex", "html", "json")
 DAGGER = "†"
@@ -90,8 +91,7 @@ def format_batch_types(row: Row) -> str:
     """Realised ``mono/cross/multi`` batches of a row's training runs: ``"20/20/20"`` when every
     seed trained the same counts, else each seed's (``"28/32/0; 26/34/0"``); ``"–"`` unknown."""
     texts = [
-        DASH if c is None else "/".join(str(c[k]) for k in ("mono", "cross", "multi"))
-        for c in row.batch_types
+        DASH if c is None else "/".join(str(c[k]) for k in BATCH_KINDS) for c in row.batch_types
     ]
     if not texts or all(t == DASH for t in texts):
         return DASH

@@ -18,8 +18,8 @@ import numpy as np
 
 from mteb_hybrid.leaderboard.aggregate import METRIC_LABELS, Column
 from mteb_hybrid.leaderboard.board import PairMatrix, Table
+from mteb_hybrid.runs import BATCH_KINDS
 
-BATCH_TYPES = ("mono", "cross", "multi")
 COLORS = {"mono": "tab:blue", "cross": "tab:orange", "multi": "tab:green"}
 
 
@@ -57,7 +57,7 @@ def plot_vs_ratio(
     n_rows, n_cols = _grid(len(chosen))
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4.2 * n_cols, 3.2 * n_rows), squeeze=False)
     for ax, column in zip(axes.flat, chosen, strict=False):
-        for k, batch in enumerate(BATCH_TYPES):
+        for k, batch in enumerate(BATCH_KINDS):
             xs, ys, lows, highs = [], [], [], []
             for row in swept:
                 cell = table.cell(row, column)
@@ -139,7 +139,7 @@ def plot_ternary(
             if table.cell(r, column) is not None and math.isfinite(table.cell(r, column).value)
         ]
         ax.plot(corners[:, 0], corners[:, 1], "k-", lw=0.8)
-        for (cx, cy), name in zip(corners[:3], BATCH_TYPES, strict=True):
+        for (cx, cy), name in zip(corners[:3], BATCH_KINDS, strict=True):
             ax.annotate(
                 name,
                 (cx, cy),

@@ -26,6 +26,7 @@ import numpy as np
 from mteb_hybrid.evaluation.per_query import load_per_query, per_query_path
 from mteb_hybrid.files import read_json
 from mteb_hybrid.runs import (
+    BATCH_KINDS,
     CHECKPOINTS,
     POOLED,
     RUN_FILE,
@@ -253,13 +254,13 @@ def _batch_types(
         model_path = (meta.get("loader_kwargs") or {}).get("model_path")
         path = Path(model_path) / TRAINING_METADATA if model_path else None
         try:
-            training = read_json(path) if path is not None and path.is_file() else {}
+            training = _read(path) if path is not None and path.is_file() else {}
         except ResultsError:
             training = {}
     counts = training.get("batch_types") if isinstance(training, dict) else None
     if not isinstance(counts, dict) or not counts:
         return None, None
-    counts = {kind: int(counts.get(kind, 0)) for kind in ("mono", "cross", "multi")}
+    counts = {kind: int(counts.get(kind, 0)) for kind in BATCH_KINDS}
     return counts, str(training.get("ratio_schedule") or "independent")
 
 
