@@ -359,12 +359,13 @@ def _add_result(
         run = ModelRun(key=key, meta=meta)
         info = _run_info(meta) or sweep_runs.get((model, revision))
         named = parse_run_name(model)
-        if info is not None and info.get("ratio") is not None:
-            run.ratio = Ratio.parse(info["ratio"])
-            run.seed = int(info.get("seed") or 0)
+        record = info or {}
+        if record.get("ratio") is not None:  # a sweep's training run (None: its base model)
+            run.ratio = Ratio.parse(record["ratio"])
+            run.seed = int(record.get("seed") or 0)
             run.family = named.family if named is not None else model
-        elif info is None and named is not None:
-            # results without their run.json (a results folder copied alone): the run id in the
+        elif "ratio" not in record and named is not None:
+            # no run.json records a ratio (a results folder copied alone): the run id in the
             # model name is all there is, its ratio rounded to 2 decimals
             run.ratio, run.seed, run.family = named
         run.run_info = info
