@@ -587,12 +587,22 @@ def test_rows_show_the_realised_batch_types(fake_results, tmp_path) -> None:
 
 
 def test_check_recomputes_a_bundle_and_finds_every_difference(fake_results, tmp_path) -> None:
-    """--check reruns the recorded command from the folder the bundle was made in: identical
-    files pass; an edited number, a changed input or missing inputs fail, naming the file."""
+    """A bundle carries its inputs and --check recomputes it from them alone: identical files
+    pass (with the original results gone); an edited number or a changed input fails."""
     from mteb_hybrid.cli import main
+    from mteb_hybrid.leaderboard.bundle_inputs import find_machine_paths
 
     runner = CliRunner()
-    shutil.copytree(fake_results, tmp_path / "sweeps" / "demo")
+    sweep = tmp_path / "sweeps" / "demo"
+    shutil.copytree(fake_results, sweep)
+    (sweep / "sweep.json").write_text(
+        json.dumps(
+            {
+                "command": f"mteb-hybrid sweep --output {sweep} --base-model {Path.home()}/m",
+                "invocations": [{"versions": {"git": "0123456789ab"}, "command": str(sweep)}],
+            }
+        )
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(tmp_path)
         made = runner.invoke(
@@ -600,11 +610,18 @@ def test_check_recomputes_a_bundle_and_finds_every_difference(fake_results, tmp_
             ["leaderboard", "--bootstrap", "50", "--bundle", "leaderboards/demo", "sweeps/demo"],
         )
         assert made.exit_code == 0, made.output
+        bundle = tmp_path / "leaderboards" / "demo"
+        assert (bundle / "inputs" / "demo" / "sweep.json").is_file()
+        assert len(list((bundle / "inputs").rglob("*.per_query.npz"))) == 7
+        assert not find_machine_paths(bundle)
+        recorded = json.loads((bundle / "leaderboard.json").read_text())["metadata"]["command"]
+        assert recorded.endswith("--bundle . inputs/demo")
+        shutil.rmtree(tmp_path / "sweeps")  # the bundle needs nothing outside itself
         ok = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
         assert ok.exit_code == 0, ok.output
         assert "recomputed identically" in ok.output
 
-        csv_path = tmp_path / "leaderboards" / "demo" / "leaderboard.csv"
+        csv_path = bundle / "leaderboard.csv"
         committed = csv_path.read_text()
         csv_path.write_text(committed.replace("False,map_mono", "True,map_mono", 1))
         edited = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
@@ -612,15 +629,28 @@ def test_check_recomputes_a_bundle_and_finds_every_difference(fake_results, tmp_
         assert "leaderboard.csv: 1 differing block(s); first at line" in edited.output
         csv_path.write_text(committed)
 
-        sidecar = next((tmp_path / "sweeps" / "demo").rglob("*r0.50-0.50-0.00_s0/*/*.npz"))
+        sidecar = next((bundle / "inputs").rglob("*r0.50-0.50-0.00_s0/*/*.npz"))
         values = dict(np.load(sidecar))
         values["deu-deu/map"] = values["deu-deu/map"] * 0.5
         np.savez_compressed(sidecar, **values)
         changed = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
         assert changed.exit_code == 1 and "leaderboard.json" in changed.output
 
-        shutil.rmtree(tmp_path / "sweeps")
-        missing = runner.invoke(main, ["leaderboard", "--check", "leaderboards/demo"])
-        assert missing.exit_code == 1 and "failed" in missing.output
-        assert "sweeps/demo" in missing.output
+
+def test_bundle_refuses_runs_from_a_modified_tree(fake_results, tmp_path) -> None:
+    from mteb_hybrid.cli import main
+
+    sweep = tmp_path / "demo"
+    shutil.copytree(fake_results, sweep)
+    (sweep / "sweep.json").write_text(
+        json.dumps({"invocations": [{"versions": {"git": "0123456789ab+dirty"}}]})
+    )
+    args = ["leaderboard", "--bootstrap", "0", "--bundle", str(tmp_path / "b"), str(sweep)]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 1 and "not from a clean commit" in refused.output
+    assert "--allow-dirty" in refused.output and not (tmp_path / "b" / "inputs").exists()
+    allowed = CliRunner().invoke(main, [*args, "--allow-dirty"])
+    assert allowed.exit_code == 0, allowed.output
+    assert "Not from a clean commit" in (tmp_path / "b" / "README.md").read_text()
+
     assert CliRunner().invoke(main, ["leaderboard"]).exit_code == 2  # RESULTS or --check

@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from mteb_hybrid.leaderboard.bundle_inputs import INPUTS_DIR
+
 TABLE_FILES = (
     "README.md",
     "leaderboard.csv",
@@ -172,6 +174,8 @@ def check_bundle(bundle: str | os.PathLike[str], cwd: Path | None = None) -> lis
     bundle = Path(bundle)
     if not bundle.is_dir():
         raise BundleCheckError(f"{bundle}: no such bundle folder")
+    if cwd is None and (bundle / INPUTS_DIR).is_dir():
+        cwd = bundle  # a bundle carrying its inputs: its command reads inputs/ from there
     scratch = Path(tempfile.gettempdir()) / f"mtebhybridcheck{secrets.token_hex(6)}"
     scratch.mkdir()
     try:

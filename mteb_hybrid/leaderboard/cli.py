@@ -185,6 +185,12 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     help="Row label or model name for --heatmap (default: the baseline row, else the first row).",
 )
 @click.option(
+    "--allow-dirty",
+    is_flag=True,
+    help="With --bundle: accept runs made on a modified (+dirty) tree; they are flagged in the "
+    "table notes. Without it such a bundle is refused.",
+)
+@click.option(
     "--check",
     "check",
     type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -218,6 +224,7 @@ def leaderboard(
     heatmap: Path | None,
     bundle: Path | None,
     heatmap_model: str | None,
+    allow_dirty: bool,
     check: Path | None,
 ) -> None:
     """Leaderboard of one or more mteb results folders (RESULTS...).
@@ -230,6 +237,7 @@ def leaderboard(
     """
     from mteb_hybrid.leaderboard.board import build_leaderboard
     from mteb_hybrid.leaderboard.bootstrap import BootstrapSettings
+    from mteb_hybrid.leaderboard.bundle_inputs import bundle_command, snapshot_inputs
     from mteb_hybrid.leaderboard.export import render
     from mteb_hybrid.leaderboard.outputs import write_bundle, write_plots
     from mteb_hybrid.leaderboard.results import ResultsError, load_results
@@ -249,6 +257,10 @@ def leaderboard(
             if n_resamples > 0
             else None
         )
+        dirty: list[str] = []
+        if bundle is not None:
+            snapshots, dirty = snapshot_inputs(results, bundle, allow_dirty=allow_dirty)
+            results = tuple(bundle / snapshot for snapshot in snapshots)
         result = load_results(results, split=split)
         wanted_pairs = list(pairs)
         board = build_leaderboard(
@@ -268,11 +280,20 @@ def leaderboard(
         )
     except (ResultsError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+    if dirty:
+        board.metadata["dirty_runs"] = dirty
     if not board.tables:
         raise click.ClickException(
             f"no results with split {split!r} in {', '.join(map(str, results))}"
         )
-    board.metadata["command"] = command_line(click.get_current_context())
+    command = command_line(click.get_current_context())
+    if bundle is not None:
+        command = bundle_command(command, [r.relative_to(bundle) for r in results])
+        board.sources = {
+            label: Path(path).relative_to(bundle).as_posix()
+            for label, path in ((label, Path(path)) for label, path in board.sources.items())
+        }
+    board.metadata["command"] = command
     if bundle is not None:
         images = write_bundle(board, result, bundle, interval, split)
         click.echo(

@@ -156,6 +156,12 @@ def notes(board: Leaderboard, table: Table) -> list[str]:
         "a corpus in Y != X, multi = query X against the corpora of all languages pooled; each "
         "a macro average over its language pairs (multi: over query languages). Scores x100."
     ]
+    dirty = board.metadata.get("dirty_runs") or []
+    if dirty:
+        lines.append(
+            "⚠ Not from a clean commit (accepted with --allow-dirty; these runs cannot be "
+            f"reproduced from a commit): {'; '.join(dirty)}."
+        )
     if "rank_distance" in keys:
         lines.append(
             "rank dist. (robustness, lower is better): in the pooled setting, per query, the best "

@@ -344,6 +344,17 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
     return result
 
 
+def _resolve_sweep_placeholder(meta: dict[str, Any], root: Path | None) -> dict[str, Any]:
+    """A bundle's inputs write the sweep folder as ``<sweep>`` (no machine path): read it as
+    the folder the results were loaded from."""
+    kwargs = meta.get("loader_kwargs") or {}
+    model_path = kwargs.get("model_path")
+    if root is None or not isinstance(model_path, str) or not model_path.startswith("<sweep>"):
+        return meta
+    resolved = str(root) + model_path[len("<sweep>") :]
+    return {**meta, "loader_kwargs": {**kwargs, "model_path": resolved}}
+
+
 def _add_result(
     result: ResultSet,
     label: str,
@@ -353,6 +364,7 @@ def _add_result(
     sweep_runs: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
     model, revision, meta = _model_of(file)
+    meta = _resolve_sweep_placeholder(meta, result.sources.get(label))
     key = RunKey(label, model, revision)
     run = result.runs.get(key)
     if run is None:
