@@ -412,6 +412,79 @@ def test_plots_are_valid_pngs(fake_board, tmp_path) -> None:
     assert not np.isnan(matrix.values).any()
 
 
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """The matplotlib figures the plot functions save, kept open for inspection."""
+    from mteb_hybrid.leaderboard import plots
+
+    figures = []
+
+    def keep(fig, path):
+        figures.append(fig)
+        fig.savefig(path)
+        return Path(path)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    yield figures
+    import matplotlib.pyplot as plt
+
+    for fig in figures:
+        plt.close(fig)
+
+
+def test_plots_draw_the_table_values(fake_board, tmp_path, drawn_figures) -> None:
+    """The data behind each figure is the table's: one panel per column, one line per batch type
+    through the per-share means, one ternary point per swept row, the heatmap's cells."""
+    import matplotlib.image
+
+    from mteb_hybrid.leaderboard import plots
+    from mteb_hybrid.runs import BATCH_KINDS
+
+    _, board = fake_board
+    table = board.tables[0]
+    columns = plots._figure_columns(table, None)
+    swept = [r for r in table.rows if r.ratio is not None]
+    assert columns and len(swept) >= 2
+
+    plots.plot_vs_ratio(table, tmp_path / "ratio.png")
+    panels = [ax for ax in drawn_figures[0].axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [c.label for c in columns]
+    for ax, column in zip(panels, columns, strict=True):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        for k, batch in enumerate(BATCH_KINDS):
+            by_share: dict[float, list[float]] = {}
+            for row in swept:
+                cell = table.cell(row, column)
+                if cell is not None and np.isfinite(cell.value):
+                    by_share.setdefault(row.ratio[k], []).append(cell.value * column.scale)
+            line = lines[f"{batch} share"]
+            shares = sorted(by_share)
+            np.testing.assert_allclose(line.get_xdata(), shares)
+            np.testing.assert_allclose(line.get_ydata(), [np.mean(by_share[s]) for s in shares])
+
+    plots.plot_ternary(table, tmp_path / "ternary.png")
+    panels = [ax for ax in drawn_figures[1].axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [c.label for c in columns]
+    for ax, column in zip(panels, columns, strict=True):
+        (points,) = [
+            c
+            for c in ax.collections
+            if c.get_array() is not None and c.get_offsets().shape[0] == len(swept)
+        ]
+        expected = [table.cell(r, column).value * column.scale for r in swept]
+        np.testing.assert_allclose(np.asarray(points.get_array()), expected)
+        x, y = plots._ternary_xy(np.array([r.ratio for r in swept], dtype=np.float64))
+        np.testing.assert_allclose(points.get_offsets(), np.column_stack([x, y]))
+
+    matrix = board.pair_matrices[0]
+    plots.plot_heatmap(matrix, tmp_path / "heatmap.png")
+    (image,) = drawn_figures[2].axes[0].get_images()
+    np.testing.assert_allclose(np.asarray(image.get_array()), matrix.values * 100)
+    # and the saved PNG is not blank: many distinct colours inside the heatmap's cells
+    pixels = matplotlib.image.imread(tmp_path / "heatmap.png")[..., :3].reshape(-1, 3)
+    assert len(np.unique(np.round(pixels, 2), axis=0)) > 20
+
+
 # -- command line -----------------------------------------------------------------------------
 def test_cli_leaderboard_and_table(fake_results, tmp_path) -> None:
     from mteb_hybrid.cli import main

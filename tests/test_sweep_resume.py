@@ -119,6 +119,15 @@ def _results(output: Path, run: str) -> tuple[list, dict, bytes]:
     return scores, per_query, weights
 
 
+def _max_change(base: Path, trained: bytes) -> float:
+    """The largest absolute change of any tensor from the base model's weights."""
+    from safetensors.torch import load, load_file
+
+    a, b = load_file(str(base)), load(trained)
+    assert a.keys() == b.keys()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
+
+
 def test_killed_sweep_resumes_and_matches_an_uninterrupted_one(
     tmp_path, tiny_model, shared_data
 ) -> None:
@@ -162,6 +171,8 @@ def test_killed_sweep_resumes_and_matches_an_uninterrupted_one(
         scores, per_query, weights = _results(output, run)
         ref_scores, ref_per_query, ref_weights = _results(reference, run)
         assert weights == ref_weights, f"{run}: resumed weights differ from the reference"
+        # equal because both trained the same 16 steps (lr 3e-5), not because neither trained
+        assert _max_change(tiny_model / "model.safetensors", weights) > 1e-5, run
         assert scores == ref_scores
         assert per_query.keys() == ref_per_query.keys()
         for key in per_query:

@@ -9,6 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 import click
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -44,6 +45,50 @@ def record_steps(monkeypatch):
 
     monkeypatch.setattr(SentenceTransformerTrainer, "training_step", recording)
     return steps
+
+
+@pytest.fixture(scope="module")
+def no_dropout_model(tiny_model, tmp_path_factory) -> str:
+    """The tiny model without dropout: a training step's loss is then a function of the batch."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("nodrop") / "model"
+    shutil.copytree(tiny_model, folder)
+    for path in folder.rglob("config.json"):
+        values = json.loads(path.read_text())
+        if "hidden_dropout_prob" in values:
+            values.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+            path.write_text(json.dumps(values))
+    return str(folder)
+
+
+def plain_mnrl_loss(model_path: str | Path, batch: list[tuple[str, str]], scale=20.0) -> float:
+    """InfoNCE with in-batch negatives by hand: cosine x scale, cross-entropy on the diagonal."""
+    model = SentenceTransformer(str(model_path), device="cpu")
+    model.eval()
+    with torch.no_grad():
+        q = model.encode([a for a, _ in batch], convert_to_tensor=True, batch_size=len(batch))
+        p = model.encode([b for _, b in batch], convert_to_tensor=True, batch_size=len(batch))
+    logits = (
+        scale
+        * torch.nn.functional.normalize(q, dim=-1)
+        @ torch.nn.functional.normalize(p, dim=-1).T
+    )
+    return float(torch.nn.functional.cross_entropy(logits, torch.arange(len(batch))))
+
+
+def toy_batches() -> list[list[tuple[str, str]]]:
+    """The SMALL fixture's pairs in fixed batches of 8 (one per language where possible)."""
+    rows = [json.loads(line) for line in SMALL.read_text().splitlines()]
+    pairs = [(r["query"], r["positive"]) for r in sorted(rows, key=lambda r: (r["lang"], r["id"]))]
+    return [pairs[i : i + 8] for i in range(0, len(pairs) - 7, 8)]
+
+
+def max_weight_change(before: str | Path, after: str | Path) -> float:
+    """The largest absolute change of any parameter between two saved models."""
+    a = SentenceTransformer(str(before), device="cpu").state_dict()
+    b = SentenceTransformer(str(after), device="cpu").state_dict()
+    return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
 
 
 def config(tiny_model: str, output: Path, **overrides) -> TrainConfig:
@@ -118,6 +163,10 @@ def test_resume_replays_the_same_batches_and_weights(tiny_model, tmp_path, recor
     b = SentenceTransformer(str(tmp_path / "part"), device="cpu").state_dict()
     for name, tensor in a.items():
         torch.testing.assert_close(tensor, b[name], rtol=1e-5, atol=1e-6)
+    # equal because both trained the same steps, not because neither trained at all
+    assert max_weight_change(tiny_model, tmp_path / "full") > 1e-3
+    checkpoint = tmp_path / "part" / "checkpoints" / "checkpoint-3"
+    assert max_weight_change(checkpoint, tmp_path / "part") > 1e-4  # the resumed steps moved it
     meta = json.loads((tmp_path / "part" / TRAINING_METADATA).read_text())
     assert meta["resumed_from"].endswith("checkpoint-3")
 
@@ -248,6 +297,34 @@ def test_cached_loss_and_gradient_checkpointing(tiny_model, tmp_path):
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("loss", ["mnrl", "cached-mnrl"])
+def test_first_step_loss_is_plain_mnrl_on_that_batch(
+    no_dropout_model, tmp_path, record_texts, loss
+):
+    """One step's reported loss equals InfoNCE computed by hand on the batch it trained on."""
+    result = train(
+        config(
+            no_dropout_model, tmp_path / loss, max_steps=1, loss=loss, mini_batch_size=2,
+            gradient_checkpointing=loss == "cached-mnrl", ratio="0:0:1", batch_size=8,
+        )
+    )  # fmt: skip
+    expected = plain_mnrl_loss(no_dropout_model, record_texts[0])
+    assert expected > 0.1  # an untrained model does not separate the batch already
+    assert result.train_loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_training_moves_the_weights_and_lowers_the_loss(tiny_model, tmp_path):
+    """On a learnable toy set (60 short parallel pairs), 40 steps lower the InfoNCE loss of
+    fixed batches of those pairs well below the untrained model's."""
+    out = tmp_path / "learn"
+    train(config(tiny_model, out, max_steps=40, batch_size=8, learning_rate=3e-3, ratio="1:0:0"))
+    batches = toy_batches()
+    before = np.mean([plain_mnrl_loss(tiny_model, b) for b in batches])
+    after = np.mean([plain_mnrl_loss(out, b) for b in batches])
+    assert max_weight_change(tiny_model, out) > 1e-2
+    assert after < 0.7 * before, (before, after)
+
+
 def test_config_errors(tiny_model, tmp_path):
     with pytest.raises(TrainConfigError, match="three numbers"):
         config(tiny_model, tmp_path, ratio="0.5:0.5")
@@ -352,3 +429,4 @@ def test_a_bad_saved_config_fails_in_one_line(tmp_path):
                                 "lr": 0.1}))  # fmt: skip
     with pytest.raises(TrainConfigError, match="unknown setting\\(s\\) lr"):
         TrainConfig.load(path)
+
