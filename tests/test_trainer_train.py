@@ -430,3 +430,56 @@ def test_a_bad_saved_config_fails_in_one_line(tmp_path):
     with pytest.raises(TrainConfigError, match="unknown setting\\(s\\) lr"):
         TrainConfig.load(path)
 
+
+def test_output_refuses_the_base_model_and_a_different_finished_model(tiny_model, tmp_path):
+    """No silent overwrite: the base model's folder and another finished model need --overwrite;
+    training the same run again into its own finished folder is allowed."""
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    before = {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()}
+    with pytest.raises(TrainConfigError) as error:
+        train(config(str(base), base, max_steps=1))
+    assert str(error.value) == (
+        f"--output {base} is the base model's folder; training would overwrite it: "
+        "choose another --output, or pass --overwrite"
+    )
+    assert {p.name: p.read_bytes() for p in base.iterdir() if p.is_file()} == before
+
+    out = tmp_path / "finished"
+    train(config(tiny_model, out, max_steps=1, seed=1, warmup=0))
+    weights = (out / "model.safetensors").read_bytes()
+    with pytest.raises(TrainConfigError) as error:
+        train(config(tiny_model, out, max_steps=1, seed=2, warmup=0))
+    assert str(error.value) == (
+        f"--output {out} holds a different finished model; choose another --output, "
+        "or pass --overwrite to replace it"
+    )
+    assert (out / "model.safetensors").read_bytes() == weights
+    # a finished model from elsewhere (no training record) is refused too
+    with pytest.raises(TrainConfigError, match="holds a different finished model"):
+        train(config(tiny_model, tmp_path / "base", max_steps=1, seed=2, warmup=0))
+
+    train(config(tiny_model, out, max_steps=1, seed=1, warmup=0))  # the same run again: allowed
+    train(config(tiny_model, out, max_steps=1, seed=2, warmup=0, overwrite=True))
+    assert json.loads((out / TRAINING_METADATA).read_text())["seed"] == 2
+    assert (out / "model.safetensors").read_bytes() != weights
+
+
+def test_cli_overwrite_refusal_is_one_line(tiny_model, tmp_path):
+    import shutil
+
+    base = tmp_path / "base"
+    shutil.copytree(tiny_model, base)
+    args = ["train", "--base-model", str(base), "--train-data", str(SMALL), "--output", str(base),
+            "--max-steps", "1", "--batch-size", "4", "--max-seq-length", "32"]  # fmt: skip
+    result = CliRunner().invoke(cli_main, args)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: --output {base} is the base model's folder; training would overwrite it: "
+        "choose another --output, or pass --overwrite"
+    ]
+    result = CliRunner().invoke(cli_main, [*args, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((base / TRAINING_METADATA).read_text())["settings"]["overwrite"] is True

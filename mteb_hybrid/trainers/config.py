@@ -42,8 +42,10 @@ class TrainConfig:
     :mod:`mteb_hybrid.trainers.schedule`.
     ``warmup``: a fraction of the steps when below 1, else a number of steps. ``max_steps``
     overrides ``epochs``. ``save_steps``: a checkpoint every N steps under ``<output>/checkpoints``.
-    ``resume``: ``"latest"`` or a checkpoint folder. Early stopping needs validation data
-    (``validation_data`` specs, or ``validation_fraction`` of the training ids held out).
+    ``resume``: ``"latest"`` or a checkpoint folder. ``overwrite``: allow an ``output_dir`` that
+    is the base model's folder or holds a different finished model. Early stopping needs
+    validation data (``validation_data`` specs, or ``validation_fraction`` of the training ids
+    held out).
     """
 
     base_model: str
@@ -81,6 +83,7 @@ class TrainConfig:
     logging_steps: int = 10
     dataloader_num_workers: int = 0
     model_name: str | None = None
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.train_data, str):

@@ -20,7 +20,7 @@ from mteb_hybrid.trainers.weights import LANGUAGE_SAMPLING
 F = TypeVar("F", bound=Callable[..., Any])
 
 # set by the sweep for each run (from --ratios, --seeds and its run folders)
-PER_RUN = frozenset({"ratio", "output_dir", "seed", "resume"})
+PER_RUN = frozenset({"ratio", "output_dir", "seed", "resume", "overwrite"})
 # recorded in a sweep's train options even when not given (a sweep never mixes schedules)
 SWEEP_RECORDS_DEFAULT = frozenset({"ratio_schedule"})
 
@@ -104,6 +104,11 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
     _option(
         "resume", "--resume", is_flag=False, flag_value="latest", metavar="[CHECKPOINT]",
         help="Continue from the latest checkpoint in OUTPUT/checkpoints, or the one given.",
+    ),
+    _option(
+        "overwrite", "--overwrite", is_flag=True,
+        help="Allow --output to be the base model's folder or to hold a different finished "
+        "model (it is replaced).",
     ),
     _option(
         "validation_data", "--validation-data", multiple=True, metavar="SPEC",

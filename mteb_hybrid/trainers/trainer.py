@@ -21,6 +21,7 @@ from typing import Any
 from mteb_hybrid.runs import CHECKPOINTS, TRAINER_STATE_FILE
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
 from mteb_hybrid.trainers.data import load_training_data
+from mteb_hybrid.trainers.output import check_output_folder
 from mteb_hybrid.trainers.parallel import ParallelData
 
 logger = logging.getLogger(__name__)
@@ -241,6 +242,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     output = Path(config.output_dir)
     checkpoints = output / CHECKPOINTS
     resume_from = _resume_checkpoint(config, checkpoints)
+    check_output_folder(config)
     set_seed(config.seed)
 
     train_data, validation = prepare_data(config)
