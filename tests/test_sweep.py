@@ -20,6 +20,28 @@ from mteb_hybrid.sweep.training import latest_checkpoint, torchrun_command
 
 
 # -- plan -------------------------------------------------------------------------------------
+def test_parse_ratios_refuses_empty_items() -> None:
+    for text in ("1:0:0,,0:1:0", "1:0:0,0:1:0,", ",1:0:0", "1:0:0, ,0:1:0"):
+        with pytest.raises(PlanError, match="is empty; remove the extra comma"):
+            parse_ratios(text)
+    with pytest.raises(PlanError, match="item 2 is empty"):
+        parse_ratios("1:0:0,,0:1:0")
+    with pytest.raises(PlanError, match="--ratios is empty"):
+        parse_ratios("  ")
+
+
+def test_normalised_ratio_is_announced() -> None:
+    from mteb_hybrid.trainers.normalised import normalised_notes
+
+    assert normalised_notes("0.5:0.6:0") == [
+        "note: ratio 0.5:0.6:0 (weights, sum 1.1) is normalised: training 0.4545:0.5455:0 "
+        "(mono:cross:multi)"
+    ]
+    assert normalised_notes("0.5:0.5:0,1:0:0,0.34:0.33:0.33") == []
+    assert len(normalised_notes("1:1:0,0.5:0.5:0,2:0:0")) == 2
+    assert normalised_notes(None) == [] and normalised_notes("bad") == []
+
+
 def test_parse_ratios_normalises_and_refuses_duplicates() -> None:
     assert parse_ratios("1:0:0, 1:1:0") == [(1.0, 0.0, 0.0), (0.5, 0.5, 0.0)]
     with pytest.raises(PlanError, match="same ratio"):

@@ -483,3 +483,48 @@ def test_cli_overwrite_refusal_is_one_line(tiny_model, tmp_path):
     result = CliRunner().invoke(cli_main, [*args, "--overwrite"])
     assert result.exit_code == 0, result.output
     assert json.loads((base / TRAINING_METADATA).read_text())["settings"]["overwrite"] is True
+
+
+def test_cli_prints_the_normalised_ratio_and_help_says_weights(tiny_model, tmp_path):
+    args = ["train", "--base-model", tiny_model, "--train-data", str(SMALL), "--ratio",
+            "0.5:0.6:0", "--output", str(tmp_path / "n"), "--max-steps", "1", "--batch-size",
+            "4", "--max-seq-length", "32"]  # fmt: skip
+    result = CliRunner().invoke(cli_main, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: ratio 0.5:0.6:0 (weights, sum 1.1) is normalised: training 0.4545:0.5455:0 "
+        "(mono:cross:multi)" in result.stderr
+    )
+    meta = json.loads((tmp_path / "n" / TRAINING_METADATA).read_text())
+    assert meta["ratio"]["mono"] == pytest.approx(0.5 / 1.1, rel=1e-5)
+    help_text = " ".join(CliRunner().invoke(cli_main, ["train", "--help"]).output.split())
+    assert "Batch-type weights, normalised to sum to 1" in help_text
+    sweep_help = " ".join(CliRunner().invoke(cli_main, ["sweep", "--help"]).output.split())
+    assert "weights mono:cross:multi, normalised to sum to 1" in sweep_help
+
+
+def test_a_missing_base_model_fails_before_the_data_loads(tmp_path, monkeypatch):
+    import mteb_hybrid.trainers.trainer as trainer_module
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("the data was loaded")
+
+    monkeypatch.setattr(trainer_module, "prepare_data", no_data)
+    for missing in (tmp_path / "no-such-model", "./models/nope", "~/no/such/model"):
+        with pytest.raises(TrainConfigError) as error:
+            train(config(str(missing), tmp_path / "out", train_data=[str(tmp_path / "none.jsonl")]))
+        assert str(error.value) == (
+            f"--base-model {missing} does not exist; give a sentence-transformers model folder "
+            "or a Hub id (org/name)"
+        )
+    runner = CliRunner()
+    result = runner.invoke(
+        cli_main,
+        ["train", "--base-model", str(tmp_path / "gone"), "--train-data", str(SMALL),
+         "--output", str(tmp_path / "o")],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: --base-model {tmp_path / 'gone'} does not exist; give a sentence-transformers "
+        "model folder or a Hub id (org/name)"
+    ]

@@ -19,6 +19,21 @@ FORMATS = ("md", "csv", "tex", "html", "json")
 SUFFIX_FORMATS = {".md": "md", ".csv": "csv", ".tex": "tex", ".html": "html", ".json": "json"}
 
 
+def _format_from_suffix(output: Path | None) -> str:
+    """The format an ``-o`` file's suffix names (md without -o or suffix); refuse other suffixes,
+    so that a table never lands in a file whose name promises another format."""
+    if output is None or not output.suffix:
+        return "md"
+    fmt = SUFFIX_FORMATS.get(output.suffix.lower())
+    if fmt is None:
+        raise click.BadParameter(
+            f"{output}: no leaderboard format writes {output.suffix} files; name the file "
+            f"{', '.join(SUFFIX_FORMATS)} or give --format",
+            param_hint="-o",
+        )
+    return fmt
+
+
 def _parse_groups(values: tuple[str, ...]) -> dict[str, list[str]] | None:
     if not values:
         return None
@@ -250,7 +265,7 @@ def leaderboard(
     if not results:
         raise click.UsageError("give RESULTS (mteb results folders or files), or --check BUNDLE")
     if fmt is None:
-        fmt = SUFFIX_FORMATS.get(output.suffix.lower(), "md") if output else "md"
+        fmt = _format_from_suffix(output)
     try:
         settings = (
             BootstrapSettings(n_resamples, bootstrap_seed, resample_unit, confidence)

@@ -118,7 +118,8 @@ def _key_headers(table: Table) -> list[str]:
 
 
 def _key_cells(table: Table, row: Row) -> list[str]:
-    model = row.model if row.ratio is None else _sweep_name(row)
+    # a row's label is its model name, with @revision (or folder:) where the name is not unique
+    model = row.label if row.ratio is None else _sweep_name(row)
     role = " (baseline)" if row.is_baseline else " (base model)" if row.is_base else ""
     cells = [model + role]
     if any(r.ratio is not None for r in table.rows):

@@ -32,7 +32,8 @@ from its latest checkpoint (--save-steps), the results go to OUTPUT/results.
     "--ratios",
     default=None,
     metavar="M:C:X,...",
-    help=f"Batch-type ratios mono:cross:multi, comma-separated [{DEFAULT_RATIOS}].",
+    help="Batch-type weights mono:cross:multi, normalised to sum to 1, comma-separated "
+    f"[{DEFAULT_RATIOS}].",
 )
 @click.option(
     "--grid-step",
@@ -123,6 +124,7 @@ def sweep(
     from mteb_hybrid.sweep.runner import run_sweep
     from mteb_hybrid.sweep.state import SweepError, sweep_status
     from mteb_hybrid.sweep.training import check_options
+    from mteb_hybrid.trainers.normalised import normalised_notes
 
     train_options = given_train_options(trainer)
     try:
@@ -145,6 +147,8 @@ def sweep(
         )
     except PlanError as error:
         raise click.BadParameter(str(error)) from None
+    for note in normalised_notes(ratios):
+        click.echo(note, err=True)
     if dry_run:
         states = {r["run_id"]: r.get("status") for r in sweep_status(config.output)}
         for spec in config.runs():

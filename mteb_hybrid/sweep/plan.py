@@ -49,10 +49,18 @@ def parse_ratio(text: str) -> Ratio:
 
 
 def parse_ratios(text: str) -> list[Ratio]:
-    """A comma-separated list of ratios, duplicates (equal run-id tags, 2 decimals) refused."""
-    ratios = [parse_ratio(item) for item in text.split(",") if item.strip()]
-    if not ratios:
+    """A comma-separated list of ratios; empty items and duplicates (equal run-id tags,
+    2 decimals) refused."""
+    items = text.split(",")
+    if not text.strip():
         raise PlanError("--ratios is empty: give e.g. 1:0:0,0:1:0,0.5:0.5:0")
+    empty = [n for n, item in enumerate(items, 1) if not item.strip()]
+    if empty:
+        raise PlanError(
+            f"--ratios {text!r}: item {empty[0]} is empty; remove the extra comma "
+            "(e.g. 1:0:0,0:1:0)"
+        )
+    ratios = [parse_ratio(item) for item in items]
     seen: dict[str, str] = {}
     for item, ratio in zip([i for i in text.split(",") if i.strip()], ratios, strict=True):
         key = ratio.tag()

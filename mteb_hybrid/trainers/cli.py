@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
+from mteb_hybrid.trainers.normalised import normalised_notes
 from mteb_hybrid.trainers.options import given_train_options, with_train_options
 
 EPILOG = """\b
@@ -34,7 +35,10 @@ def train(**options: Any) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
-        config = TrainConfig(**given_train_options(options))
+        given = given_train_options(options)
+        config = TrainConfig(**given)
+        for note in normalised_notes(given.get("ratio")):
+            click.echo(note, err=True)
         from mteb_hybrid.trainers.trainer import train as run_training
 
         result = run_training(config)

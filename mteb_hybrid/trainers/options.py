@@ -42,7 +42,8 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
     ),
     _option(
         "ratio", "--ratio", metavar="MONO:CROSS:MULTI",
-        help="Batch-type probabilities (the hybrid-batch paper: 0.5:0.5:0).",
+        help="Batch-type weights, normalised to sum to 1 (0.5:0.6:0 trains 0.4545:0.5455:0; "
+        "the hybrid-batch paper: 0.5:0.5:0).",
     ),
     _option(
         "ratio_schedule", "--ratio-schedule", type=click.Choice(RATIO_SCHEDULES),

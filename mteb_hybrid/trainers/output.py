@@ -1,4 +1,9 @@
-"""The training output folder: refuse to overwrite the base model or another finished model.
+"""The folders a training run reads and writes, checked before any data loads.
+
+The base model: a value that reads as a path (absolute, ``./``, ``../``, ``~``, or more than one
+``/``, which a Hub id ``org/name`` never has) must be an existing folder.
+
+The output folder: refuse to overwrite the base model or another finished model.
 
 A finished model is a folder a model was saved to (``modules.json``, ``config.json`` or
 ``model.safetensors``). Writing into the same run's finished folder again (a rerun with the same
@@ -9,6 +14,7 @@ settings, or a ``resume`` of it) is allowed; anything else needs ``overwrite=Tru
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +55,25 @@ def check_output_folder(config: TrainConfig) -> None:
         f"--output {output} holds a different finished model; choose another --output, "
         "or pass --overwrite to replace it"
     )
+
+
+def looks_like_a_path(value: str) -> bool:
+    """Whether ``value`` can only be a local path (a Hub id is ``name`` or ``org/name``)."""
+    return (
+        os.path.isabs(value)
+        or value.startswith((".", "~"))
+        or value.count("/") > 1
+        or (os.sep != "/" and os.sep in value)
+    )
+
+
+def check_base_model(config: TrainConfig) -> None:
+    """Raise :class:`TrainConfigError` when ``--base-model`` names a local folder that is not
+    there (before the training data loads)."""
+    path = Path(config.base_model).expanduser()
+    if looks_like_a_path(config.base_model) and not path.is_dir():
+        what = "is a file, not a model folder" if path.exists() else "does not exist"
+        raise TrainConfigError(
+            f"--base-model {config.base_model} {what}; give a sentence-transformers model "
+            "folder or a Hub id (org/name)"
+        )

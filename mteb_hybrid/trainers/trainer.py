@@ -21,7 +21,7 @@ from typing import Any
 from mteb_hybrid.runs import CHECKPOINTS, TRAINER_STATE_FILE
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
 from mteb_hybrid.trainers.data import load_training_data
-from mteb_hybrid.trainers.output import check_output_folder
+from mteb_hybrid.trainers.output import check_base_model, check_output_folder
 from mteb_hybrid.trainers.parallel import ParallelData
 
 logger = logging.getLogger(__name__)
@@ -241,6 +241,7 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     started = time.time()
     output = Path(config.output_dir)
     checkpoints = output / CHECKPOINTS
+    check_base_model(config)
     resume_from = _resume_checkpoint(config, checkpoints)
     check_output_folder(config)
     set_seed(config.seed)
