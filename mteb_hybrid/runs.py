@@ -137,6 +137,7 @@ TRAIN_CONFIG_FILE = "train_config.json"  # the TrainConfig a torchrun launch rea
 TRAINING_METADATA = "mteb_hybrid_training.json"  # beside a trained model, written last
 TRAINER_STATE_FILE = "mteb_hybrid_run.json"  # batch-order settings beside the checkpoints
 CHECKPOINTS = "checkpoints"  # <model folder>/checkpoints/checkpoint-<step>
+CHECKPOINT_COMPLETE = "mteb_hybrid_checkpoint.json"  # in a checkpoint, written last (atomic)
 
 # -- subsets of the multi-setting tasks -------------------------------------------------------
 POOLED = "all"  # the pooled corpus: subset "eng-all", corpus language "all"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mteb_hybrid.runs import Ratio, parse_run_name, run_id
+from mteb_hybrid.runs import CHECKPOINT_COMPLETE, Ratio, parse_run_name, run_id
 from mteb_hybrid.sweep.config import SweepConfig
 from mteb_hybrid.sweep.plan import PlanError, parse_ratios, parse_seeds, plan_runs, simplex_grid
 from mteb_hybrid.sweep.runner import run_sweep
@@ -143,6 +143,8 @@ class Fakes:
         checkpoints = Path(model_dir) / "checkpoints"
         (checkpoints / "checkpoint-2").mkdir(parents=True, exist_ok=True)
         (checkpoints / "checkpoint-2" / "state").write_text("2")
+        complete = {"global_step": 2, "loss_sum": 1.0}  # the real trainer's completion record
+        (checkpoints / "checkpoint-2" / CHECKPOINT_COMPLETE).write_text(json.dumps(complete))
         if self.fail_train == spec.run_id:
             self.fail_train = None
             raise RuntimeError("killed in training")
@@ -336,14 +338,52 @@ def test_base_model_is_evaluated_at_the_sweep_max_length(tmp_path) -> None:
     assert json.loads((base / "sentence_bert_config.json").read_text())["max_seq_length"] == 256
 
 
-def test_latest_checkpoint(tmp_path) -> None:
+def test_latest_checkpoint_is_the_newest_complete_one(tmp_path) -> None:
     assert latest_checkpoint(tmp_path) is None
     for step in (5, 10, 40):
         folder = tmp_path / "checkpoints" / f"checkpoint-{step}"
         folder.mkdir(parents=True)
-        if step != 40:
-            (folder / "x").write_text("")  # checkpoint-40 is empty: a save cut short
+        (folder / "model.safetensors").write_text("x")
+        if step != 40:  # checkpoint-40 has files but no completion record: a save cut short
+            record = {"global_step": step, "loss_sum": 1.0}
+            (folder / CHECKPOINT_COMPLETE).write_text(json.dumps(record))
     assert latest_checkpoint(tmp_path).name == "checkpoint-10"
+    assert not (tmp_path / "checkpoints" / "checkpoint-40").exists()  # discarded
+    # a record naming another step (a folder copied or renamed) is not complete either
+    (tmp_path / "checkpoints" / "checkpoint-10" / CHECKPOINT_COMPLETE).write_text(
+        json.dumps({"global_step": 9, "loss_sum": 1.0})
+    )
+    assert latest_checkpoint(tmp_path).name == "checkpoint-5"
+
+
+def test_a_changed_training_file_at_the_same_path_is_refused(tmp_path) -> None:
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"id": "a"}\n')
+    config = _config(tmp_path, train_data=[str(data)])
+    _sweep(config, Fakes())
+    assert _run_json(config, "r1.00-0.00-0.00_s0")["train_data_digest"]
+    fakes = Fakes()
+    outcomes = _sweep(_config(tmp_path, train_data=[str(data)]), fakes)
+    assert {o.action for o in outcomes} == {"skipped"}  # same content: nothing redone
+    data.write_text('{"id": "b"}\n')
+    with pytest.raises(SweepError, match=r"train_data content \(a file changed at the same path"):
+        _sweep(_config(tmp_path, train_data=[str(data)]), fakes)
+    assert fakes.trained == []
+
+
+def test_content_digest_reads_files_behind_specs(tmp_path) -> None:
+    from mteb_hybrid.data.digest import content_digest, local_path
+
+    folder = tmp_path / "xquad-r"
+    folder.mkdir()
+    (folder / "en.json").write_text("1")
+    spec = f"lareqa:{folder}?langs=en"
+    assert local_path(spec) == folder and local_path("xquad-r?x=1") is None
+    before = content_digest([spec])
+    assert content_digest([spec]) == before
+    (folder / "en.json").write_text("2")
+    assert content_digest([spec]) != before
+    assert content_digest(["mmarco:?langs=en"]) != content_digest(["mmarco:?langs=de"])
 
 
 def test_cli_dry_run_and_bad_ratios(tmp_path) -> None:

@@ -169,6 +169,9 @@ def test_resume_replays_the_same_batches_and_weights(tiny_model, tmp_path, recor
     assert max_weight_change(checkpoint, tmp_path / "part") > 1e-4  # the resumed steps moved it
     meta = json.loads((tmp_path / "part" / TRAINING_METADATA).read_text())
     assert meta["resumed_from"].endswith("checkpoint-3")
+    # train_loss covers all 6 steps, not only the 3 resumed ones
+    assert resumed.train_loss == pytest.approx(full.train_loss, rel=1e-6)
+    assert meta["train_loss"] == pytest.approx(full.train_loss, rel=1e-6)
 
 
 @pytest.fixture
@@ -528,3 +531,59 @@ def test_a_missing_base_model_fails_before_the_data_loads(tmp_path, monkeypatch)
         f"Error: --base-model {tmp_path / 'gone'} does not exist; give a sentence-transformers "
         "model folder or a Hub id (org/name)"
     ]
+
+
+KILLED_IN_A_CHECKPOINT_WRITE = """
+import json, sys
+from mteb_hybrid.trainers.config import TrainConfig
+from mteb_hybrid.trainers.trainer import train
+train(TrainConfig(**json.loads(sys.argv[1])))
+"""
+
+
+def test_a_kill_while_a_checkpoint_is_written_resumes_from_the_newest_complete_one(
+    tiny_model, tmp_path, caplog
+):
+    """SIGKILL inside the write of checkpoint-4 (before its completion record; one of its files
+    cut short, as a kill mid-file leaves it): --resume skips it with a one-line warning, resumes
+    from checkpoint-2, and ends with the uninterrupted run's weights and train_loss."""
+    import os
+    import signal
+    import time
+
+    from mteb_hybrid.runs import CHECKPOINT_COMPLETE
+    from mteb_hybrid.trainers.checkpoints import PAUSE_ENV
+
+    settings = dict(max_steps=6, save_steps=2, save_total_limit=None)
+    full = train(config(tiny_model, tmp_path / "full", **settings))
+    part = tmp_path / "part"
+    values = config(tiny_model, part, **settings).to_dict()
+    repo = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_IN_A_CHECKPOINT_WRITE, json.dumps(values)],
+        cwd=repo, env={**os.environ, PAUSE_ENV: "4:120", "PYTHONPATH": str(repo)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    fourth = part / "checkpoints" / "checkpoint-4"
+    deadline = time.time() + 150
+    while time.time() < deadline and not (fourth / "trainer_state.json").is_file():
+        time.sleep(0.2)
+    time.sleep(0.5)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL
+    assert (part / "checkpoints" / "checkpoint-2" / CHECKPOINT_COMPLETE).is_file()
+    assert not (fourth / CHECKPOINT_COMPLETE).exists()
+    optimizer = fourth / "optimizer.pt"
+    optimizer.write_bytes(optimizer.read_bytes()[:100])  # the kill landed mid-file
+
+    with caplog.at_level("WARNING"):
+        resumed = train(config(tiny_model, part, resume="latest", **settings))
+    warnings = [r.getMessage() for r in caplog.records if "incomplete checkpoint" in r.getMessage()]
+    assert warnings == [f"skipping incomplete checkpoint {fourth} (interrupted while written)"]
+    meta = json.loads((part / TRAINING_METADATA).read_text())
+    assert meta["resumed_from"].endswith("checkpoint-2")
+    assert (part / "model.safetensors").read_bytes() == (
+        tmp_path / "full" / "model.safetensors"
+    ).read_bytes()
+    assert resumed.train_loss == pytest.approx(full.train_loss, rel=1e-6)
+    assert (fourth / CHECKPOINT_COMPLETE).is_file()  # rewritten whole by the resumed run

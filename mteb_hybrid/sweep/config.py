@@ -61,6 +61,16 @@ class SweepConfig:
             "train_options": dict(sorted(self.train_options.items())),
         }
 
+    def train_data_digest(self) -> str:
+        """Content digest of the training data (computed once per sweep): a rerun whose files
+        changed at the same paths is refused, like one with other settings."""
+        cached = self.__dict__.get("_train_data_digest")
+        if cached is None:
+            from mteb_hybrid.data.digest import content_digest
+
+            cached = self.__dict__["_train_data_digest"] = content_digest(self.train_data)
+        return cached
+
     def eval_identity(self) -> dict[str, Any]:
         """What decides the evaluation scores besides the model (must match on a rerun)."""
         return {"task_options": dict(sorted(self.task_options.items()))}

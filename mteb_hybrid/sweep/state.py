@@ -92,6 +92,7 @@ def new_run_info(
         "tasks": list(config.tasks),
         "torchrun": config.torchrun,
         "train_fingerprint": train_fp,
+        "train_data_digest": config.train_data_digest(),
         "eval_fingerprint": eval_fp,
         "versions": versions,
         "device": device_description(),
@@ -132,6 +133,9 @@ def check_same_config(
             **config.train_options,
         }
         problems += [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    recorded = info.get("train_data_digest")  # absent in runs made before it was recorded
+    if info.get("kind") == "train" and recorded and recorded != config.train_data_digest():
+        problems.append("train_data content (a file changed at the same path)")
     if info.get("eval_fingerprint") != eval_fp:
         old, new = info.get("task_options") or {}, config.task_options
         problems += [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mteb_hybrid.runs import CHECKPOINTS, TRAIN_CONFIG_FILE, TRAINING_METADATA
 from mteb_hybrid.sweep.plan import RunSpec
+from mteb_hybrid.trainers.checkpoints import discard_incomplete, newest_complete
 
 if TYPE_CHECKING:
     from mteb_hybrid.sweep.config import SweepConfig
@@ -28,20 +28,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
-
 
 def latest_checkpoint(model_dir: Path) -> Path | None:
-    """The checkpoint with the highest step under ``<model_dir>/checkpoints``, if any."""
+    """The newest complete checkpoint under ``<model_dir>/checkpoints``, if any; incomplete
+    ones (interrupted while written) are deleted with a warning, so a rerun can start over."""
     folder = Path(model_dir) / CHECKPOINTS
-    if not folder.is_dir():
-        return None
-    found = [
-        (int(m.group(1)), p)
-        for p in folder.iterdir()
-        if p.is_dir() and (m := _CHECKPOINT.match(p.name)) and any(p.iterdir())
-    ]
-    return max(found)[1] if found else None
+    newest, _ = newest_complete(folder)
+    discard_incomplete(folder)
+    return newest
 
 
 def remove_checkpoints(model_dir: Path) -> None:

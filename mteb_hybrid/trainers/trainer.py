@@ -18,7 +18,16 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from mteb_hybrid.files import write_json_atomic
 from mteb_hybrid.runs import CHECKPOINTS, TRAINER_STATE_FILE
+from mteb_hybrid.trainers.checkpoints import (
+    MARKERS_KEY,
+    completion,
+    discard_incomplete,
+    mark_checkpoints_complete,
+    newest_complete,
+    whole_run_loss,
+)
 from mteb_hybrid.trainers.config import TrainConfig, TrainConfigError
 from mteb_hybrid.trainers.data import load_training_data
 from mteb_hybrid.trainers.output import check_base_model, check_output_folder
@@ -179,18 +188,27 @@ def build_training_args(config: TrainConfig, has_validation: bool) -> Any:
 
 
 def _resume_checkpoint(config: TrainConfig, checkpoints: Path) -> str | None:
-    """The checkpoint to resume from, after checking that the run's data order is unchanged."""
-    from transformers.trainer_utils import get_last_checkpoint
-
-    existing = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    """The checkpoint to resume from: the newest complete one (incomplete ones, interrupted
+    while written, are deleted with a warning), or the one ``--resume`` names."""
+    existing, incomplete = newest_complete(checkpoints)
     if not config.resume:
-        if existing:
+        if existing or incomplete:
+            name = (existing or incomplete[0]).name
             raise TrainConfigError(
-                f"{config.output_dir} already has checkpoints ({Path(existing).name}); "
+                f"{config.output_dir} already has checkpoints ({name}); "
                 "pass --resume to continue that run or choose another --output"
             )
         return None
-    checkpoint = existing if config.resume == "latest" else config.resume
+    if config.resume == "latest":
+        discard_incomplete(checkpoints)
+        checkpoint = existing
+    else:
+        checkpoint = Path(config.resume)
+        if checkpoint.is_dir() and completion(checkpoint) is None:
+            raise TrainConfigError(
+                f"--resume: {checkpoint} is incomplete (interrupted while written); "
+                "pass --resume without a folder to take the newest complete checkpoint"
+            )
     if not checkpoint or not Path(checkpoint).is_dir():
         raise TrainConfigError(
             f"--resume: no checkpoint at {checkpoint or checkpoints}; "
@@ -202,6 +220,11 @@ def _resume_checkpoint(config: TrainConfig, checkpoints: Path) -> str | None:
 def _run_settings(config: TrainConfig, world_size: int) -> dict[str, Any]:
     """What decides the batch order: saved beside the checkpoints, compared on resume."""
     return {**config.data_order(), "world_size": world_size}
+
+
+def _saved_run_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The run file's content: the batch-order settings, and that checkpoints carry markers."""
+    return {**settings, MARKERS_KEY: True}
 
 
 def _check_resume_settings(run_file: Path, settings: dict[str, Any]) -> None:
@@ -282,7 +305,8 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
     _check_same_plan(sampler)
     if trainer.is_world_process_zero() and not resume_from:
         checkpoints.mkdir(parents=True, exist_ok=True)
-        run_file.write_text(json.dumps(settings, indent=2))
+        write_json_atomic(run_file, _saved_run_settings(settings))
+    mark_checkpoints_complete(trainer, checkpoints)
     output_stats = trainer.train(resume_from_checkpoint=resume_from)
 
     state = trainer.state
@@ -294,7 +318,9 @@ def train(config: TrainConfig, *, callbacks: list[Any] | None = None) -> TrainRe
         output_dir=output,
         global_step=state.global_step,
         epoch=float(state.epoch or 0.0),
-        train_loss=getattr(output_stats, "training_loss", None),
+        train_loss=whole_run_loss(
+            resume_from, getattr(output_stats, "training_loss", None), state.global_step
+        ),
         best_validation_loss=best,
         wall_time_s=time.time() - started,
     )
