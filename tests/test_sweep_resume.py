@@ -1,5 +1,8 @@
 """A real sweep killed mid-run (SIGKILL, in training) finishes on rerun, identically.
 
+The slow test kills the same sweep command at seeded random times and once inside a checkpoint
+write, rerunning it after each kill.
+
 Tiny offline BERT (``build_tiny_model``), the real trainer, the real mteb loop on a slice of
 XQuAD-R. Sweep A runs uninterrupted; sweep B runs in a subprocess that kills itself with SIGKILL
 at step 10 of its second run (after the checkpoint at step 8); rerunning B must skip the finished
@@ -128,11 +131,17 @@ def _max_change(base: Path, trained: bytes) -> float:
     return max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, tiny_model, shared_data) -> Path:
+    """Sweep A: the same sweep, uninterrupted."""
+    output = tmp_path_factory.mktemp("sweeps") / "A"
+    run_sweep(_as_config(_config(output, tiny_model, shared_data)), echo=lambda _: None)
+    return output
+
+
 def test_killed_sweep_resumes_and_matches_an_uninterrupted_one(
-    tmp_path, tiny_model, shared_data
+    tmp_path, tiny_model, shared_data, reference
 ) -> None:
-    reference = tmp_path / "A"
-    run_sweep(_as_config(_config(reference, tiny_model, shared_data)), echo=lambda _: None)
 
     output = tmp_path / "B"
     values = _config(output, tiny_model, shared_data)
@@ -174,6 +183,82 @@ def test_killed_sweep_resumes_and_matches_an_uninterrupted_one(
         # equal because both trained the same 16 steps (lr 3e-5), not because neither trained
         assert _max_change(tiny_model / "model.safetensors", weights) > 1e-5, run
         assert scores == ref_scores
+        assert per_query.keys() == ref_per_query.keys()
+        for key in per_query:
+            np.testing.assert_array_equal(per_query[key], ref_per_query[key])
+
+
+RERUN_SWEEP = """
+import json, sys
+from pathlib import Path
+from mteb_hybrid.sweep.config import SweepConfig
+from mteb_hybrid.sweep.runner import run_sweep
+
+values = json.loads(sys.argv[1])
+values["output"] = Path(values["output"])
+values["ratios"] = [tuple(r) for r in values["ratios"]]
+run_sweep(SweepConfig(**values))
+"""
+
+
+@pytest.mark.slow
+def test_sweep_killed_at_random_points_ends_identical(
+    tmp_path, tiny_model, shared_data, reference
+) -> None:
+    """The same sweep command, SIGKILLed at seeded random times and once inside a checkpoint
+    write (checkpoint-8's write window held open by the test hook), rerun after each kill
+    until it finishes: the final weights, scores and per-query values equal sweep A's."""
+    import random
+    import time
+
+    from mteb_hybrid.runs import CHECKPOINT_COMPLETE
+    from mteb_hybrid.trainers.checkpoints import PAUSE_ENV
+
+    output = tmp_path / "K"
+    values = _config(output, tiny_model, shared_data)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", PAUSE_ENV: "8:4"}
+    command = [sys.executable, "-c", RERUN_SWEEP, json.dumps(values)]
+    rng = random.Random(20261201)
+    kills: list[str] = []
+    log = tmp_path / "rerun.log"
+    for attempt in range(6):
+        with log.open("w") as sink:  # a file, not a pipe: a full pipe would block the sweep
+            process = subprocess.Popen(command, cwd=REPO, env=env, stdout=sink, stderr=sink)
+        if attempt == 0:  # inside the first run's checkpoint-8 write
+            window = output / "runs" / FIRST / "model" / "checkpoints" / "checkpoint-8"
+            deadline = time.time() + 240
+            while time.time() < deadline and not (window / "trainer_state.json").is_file():
+                time.sleep(0.1)
+            assert not (window / CHECKPOINT_COMPLETE).exists()
+            process.kill()
+            process.wait()
+            kills.append("checkpoint-8 write")
+            continue
+        if attempt <= 2:
+            delay = rng.uniform(8.0, 30.0)
+            try:
+                process.wait(timeout=delay)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                kills.append(f"{delay:.1f} s")
+                continue
+        else:
+            process.wait(timeout=400)
+        if process.returncode == 0:
+            break
+        raise AssertionError(f"rerun {attempt} failed: {log.read_text()[-3000:]}")
+    # the random kills land wherever the machine's speed puts them (a fast machine may finish
+    # before one): the checkpoint-write kill always happens
+    assert process.returncode == 0 and kills[0] == "checkpoint-8 write", kills
+
+    for run in (FIRST, SECOND):
+        info = json.loads((output / "runs" / run / "run.json").read_text())
+        assert info["status"] == "done" and info["training"]["global_step"] == 16
+        scores, per_query, weights = _results(output, run)
+        ref_scores, ref_per_query, ref_weights = _results(reference, run)
+        assert weights == ref_weights, f"{run}: weights differ after kills at {kills}"
+        assert scores == ref_scores, kills
         assert per_query.keys() == ref_per_query.keys()
         for key in per_query:
             np.testing.assert_array_equal(per_query[key], ref_per_query[key])
