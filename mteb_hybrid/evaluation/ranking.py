@@ -8,10 +8,23 @@ each language score strictly higher. One pass serves the monolingual, every cros
 pooled ranking. Memory is bounded by ``max_chunk_bytes`` (the score chunk plus its index arrays);
 no ``n_queries x n_documents`` matrix is ever held.
 
-Ties are broken as trec_eval (and so pytrec_eval) breaks them: among equal scores the document
-with the larger id (string order) ranks first. The documents scoring exactly a relevant score are
-found by the same ``searchsorted`` (left != right), and only groups of equal scores are re-counted,
-so exact ties (duplicate texts, float32 collisions among 10^5 documents) cost little.
+Ranks do not depend on the chunk size (the memory bound). A float32 GEMM rounds differently for
+different shapes, so a fast score ``s`` may differ from one chunking to the next, but never by more
+than ``E``, a rigorous bound on the rounding error of any float32 dot product of length ``n``
+(``gamma_n * |q| * |d|``, whatever the summation order, doubled for headroom). Every comparison
+that decides a rank is therefore made like this, for a relevant document with fast score ``v``:
+
+* a document with ``s > v + 2E`` scores above it in exact arithmetic, whatever the rounding;
+* a document with ``s < v - 2E`` scores below it;
+* a document inside the band ``[v - 2E, v + 2E]`` (a handful: the relevant document itself, its
+  duplicates and near-ties) is compared on its *canonical* score: the float32 vectors' dot product
+  recomputed in float64 by a fixed elementwise summation tree (:func:`canonical_scores`), a
+  function of the two vectors alone.
+
+So the ranks are those of the canonical scores, exactly, at every chunk size, on any device whose
+float32 matmul meets the bound (TF32 or bf16 matmul precision widens it: see
+:func:`rounding_bound`). Ties are broken as trec_eval (and so pytrec_eval) breaks them, on equal
+canonical scores: the document with the larger id (string order) ranks first.
 """
 
 from __future__ import annotations
@@ -24,10 +37,13 @@ import numpy as np
 
 from mteb_hybrid.evaluation.collection import RetrievalCollection
 
-# bytes per (query, document) cell, an upper bound: float32 score + int64 searchsorted slot (later
-# the bincount key, in place) + float32 gathered value + bool tie mask = 17; 28 leaves headroom.
+# bytes per (query, document) cell, an upper bound: float32 score + two int64 searchsorted slots
+# (one later the bincount key, in place) + bool band mask = 21; 28 leaves headroom.
 BYTES_PER_CELL = 28
 DEFAULT_MAX_CHUNK_BYTES = 256 * 1024 * 1024
+FLOAT32_UNIT_ROUNDOFF = 2.0**-24
+# unit roundoff of the matmul inputs under torch.set_float32_matmul_precision
+_INPUT_ROUNDOFF = {"highest": 0.0, "high": 2.0**-11, "medium": 2.0**-8}
 
 
 @dataclass
@@ -45,8 +61,34 @@ class RankChunk:
 
 
 def chunk_size_for(n_docs: int, max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES) -> int:
-    """Queries per chunk so that the largest intermediate stays under ``max_chunk_bytes``."""
+    """Queries per chunk so that the largest intermediate stays under ``max_chunk_bytes``.
+
+    At least one query per chunk: a bound below one query's row gives one query per chunk (the
+    scores are the same at every chunk size). ``max_chunk_bytes`` must be a positive integer.
+    """
+    if isinstance(max_chunk_bytes, bool) or not isinstance(max_chunk_bytes, int | np.integer):
+        raise ValueError(f"max_chunk_bytes must be a positive integer, not {max_chunk_bytes!r}")
+    if max_chunk_bytes <= 0:
+        raise ValueError(f"max_chunk_bytes must be positive, not {max_chunk_bytes}")
     return max(1, int(max_chunk_bytes // max(1, n_docs * BYTES_PER_CELL)))
+
+
+def chunk_bytes_from_env(value: str, variable: str) -> int:
+    """Parse a memory bound in MiB (e.g. ``"256"``, ``"0.5"``) given in ``variable`` to bytes.
+
+    Refuses, with one line naming the variable, anything but a positive finite number.
+    """
+    try:
+        mib = float(value)
+    except ValueError:
+        mib = math.nan
+    if not math.isfinite(mib) or mib <= 0:
+        raise ValueError(
+            f"{variable}={value!r}: give the scoring memory bound as a positive number of MiB "
+            f"(e.g. {variable}=256), or unset it for the default "
+            f"{DEFAULT_MAX_CHUNK_BYTES // 2**20}"
+        )
+    return max(1, int(mib * 1024 * 1024))
 
 
 def _prepare(embeddings, similarity: str, device):  # noqa: ANN001, ANN202 - torch types
@@ -58,14 +100,64 @@ def _prepare(embeddings, similarity: str, device):  # noqa: ANN001, ANN202 - tor
     return tensor
 
 
-def _scores(q, d, similarity: str):  # noqa: ANN001, ANN202 - torch types
-    import torch
+def _check_similarity(similarity: str) -> None:
+    if similarity not in {"cosine", "dot", "euclidean"}:
+        raise ValueError(f"unknown similarity {similarity!r}: use cosine, dot or euclidean")
 
-    if similarity in {"cosine", "dot"}:
-        return q @ d.T
+
+def _scores(q, d, d_sq, similarity: str):  # noqa: ANN001, ANN202 - torch types
+    """Fast float32 scores. Euclidean is ranked by the negative *squared* distance (the same
+    order as the negative distance), ``2 q.d - |d|^2 - |q|^2``: its rounding error stays within
+    :func:`rounding_bound`, where a rounded square root would not."""
+    _check_similarity(similarity)
+    scores = q @ d.T
     if similarity == "euclidean":
-        return -torch.cdist(q, d)
-    raise ValueError(f"unknown similarity {similarity!r}: use cosine, dot or euclidean")
+        scores.mul_(2).sub_(d_sq.unsqueeze(0)).sub_((q * q).sum(dim=1, keepdim=True))
+    return scores
+
+
+def canonical_scores(q: np.ndarray, d: np.ndarray, similarity: str) -> np.ndarray:
+    """Scores of the row pairs ``(q[i], d[i])`` as a function of the two vectors alone.
+
+    The float32 inputs are widened to float64 (their products are then exact) and summed by a
+    fixed pairwise tree of elementwise additions (columns zero-padded to a power of two): no
+    library reduction order, no dependence on how many rows are computed together. For
+    ``euclidean``, the negative squared distance.
+    """
+    _check_similarity(similarity)
+    q64 = np.asarray(q, dtype=np.float32).astype(np.float64)
+    d64 = np.asarray(d, dtype=np.float32).astype(np.float64)
+    terms = -np.square(q64 - d64) if similarity == "euclidean" else q64 * d64
+    width = 1 << max(0, int(terms.shape[1] - 1).bit_length())
+    if width != terms.shape[1]:
+        terms = np.concatenate([terms, np.zeros((terms.shape[0], width - terms.shape[1]))], axis=1)
+    while terms.shape[1] > 1:
+        half = terms.shape[1] // 2
+        terms = terms[:, :half] + terms[:, half:]
+    return terms[:, 0]
+
+
+def rounding_bound(
+    dim: int, q_norm: np.ndarray, d_norm_max: float, similarity: str, precision: str = "highest"
+) -> np.ndarray:
+    """Per query, a bound on ``|fast score - canonical score|`` for every document.
+
+    A float32 dot product of length ``n`` computed in ANY order (blocked, FMA, split-K) is within
+    ``gamma_n |q| |d|`` of the exact one, ``gamma_n = n u / (1 - n u)``, ``u = 2^-24`` (Higham,
+    Accuracy and Stability of Numerical Algorithms, 3.1). Reduced-precision matmul inputs
+    (``torch.set_float32_matmul_precision``: TF32 / bf16) add ``2 u_in + u_in^2``. Euclidean scores
+    (``2 q.d - |d|^2 - |q|^2``) stay within ``(gamma_n + 3u)(|q| + |d|)^2``. The canonical score's
+    own float64 error (about 1e-14 of the scale) is covered by doubling.
+    """
+    u = FLOAT32_UNIT_ROUNDOFF
+    u_in = _INPUT_ROUNDOFF.get(precision, 2.0**-8)
+    gamma = dim * u / (1 - dim * u) + 2 * u_in + u_in * u_in
+    q_norm = np.asarray(q_norm, dtype=np.float64)
+    if similarity == "euclidean":
+        bound = (gamma + 3 * u) * np.square(q_norm + d_norm_max)
+    else:
+        bound = gamma * q_norm * d_norm_max
+    return 2 * bound + np.finfo(np.float32).tiny
 
 
 def doc_id_ordinals(doc_ids: list[str]) -> np.ndarray:
@@ -76,38 +168,39 @@ def doc_id_ordinals(doc_ids: list[str]) -> np.ndarray:
     return ordinals
 
 
-def _break_ties(
+def _resolve_band(
     rank_pooled: np.ndarray,
     rank_in_lang: np.ndarray,
-    on_value: tuple[np.ndarray, np.ndarray, np.ndarray],
+    band: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rel_sorted: np.ndarray,
     valid: np.ndarray,
+    canonical: tuple[np.ndarray, np.ndarray],
     ordinals: np.ndarray,
     doc_langs: np.ndarray,
 ) -> None:
-    """Add, in place, the documents tied with a relevant document that trec_eval ranks first.
+    """Add, in place, the band documents that outrank a relevant document canonically.
 
-    ``ranks`` count the documents scoring strictly higher; among equal scores trec_eval puts the
-    larger document id first. ``on_value`` are ``(row, document, slot)`` for every document whose
-    score equals a relevant score of its row, ``slot`` the first index of that score among the
-    row's sorted relevant scores, so equal scores share ``(row, slot)``. Only groups of two or
-    more documents change anything, and there are few of them.
+    ``band`` are ``(row, document, first, stop)``: the document's fast score lies in the bands of
+    the row's sorted relevant slots ``first <= j < stop``. ``canonical`` are the canonical scores
+    of the band pairs and ``(rows, max_relevant)`` of the relevant documents. A band document
+    outranks relevant ``j`` if its canonical score is higher or, equal, its id is larger
+    (trec_eval); a relevant document does not outrank itself.
     """
-    rows, docs, slots = on_value
-    if rows.size == 0:
+    rows, docs, first, stop = band
+    lengths = stop - first
+    total = int(lengths.sum())
+    if total == 0:
         return
-    keys = rows.astype(np.int64) * (rel_sorted.shape[1] + 1) + slots
-    order = np.argsort(keys, kind="stable")
-    unique, first, count = np.unique(keys[order], return_index=True, return_counts=True)
-    for key, begin, size in zip(unique[count > 1], first[count > 1], count[count > 1], strict=True):
-        row = int(key // (rel_sorted.shape[1] + 1))
-        members = docs[order[begin : begin + size]]
-        member_ordinals, member_langs = ordinals[members], doc_langs[members]
-        for j in np.flatnonzero(valid[row] & np.isin(rel_sorted[row], members)):
-            doc = rel_sorted[row, j]
-            ahead = member_ordinals > ordinals[doc]
-            rank_pooled[row, j] += ahead.sum()
-            rank_in_lang[row, j] += (ahead & (member_langs == doc_langs[doc])).sum()
+    pair = np.repeat(np.arange(rows.size), lengths)
+    offsets = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    row, doc, slot = rows[pair], docs[pair], first[pair] + offsets
+    rel = rel_sorted[row, slot]
+    mine, theirs = canonical[0][pair], canonical[1][row, slot]
+    beats = valid[row, slot] & (doc != rel)
+    beats &= (mine > theirs) | ((mine == theirs) & (ordinals[doc] > ordinals[rel]))
+    np.add.at(rank_pooled, (row[beats], slot[beats]), 1)
+    same = beats & (doc_langs[doc] == doc_langs[rel])
+    np.add.at(rank_in_lang, (row[same], slot[same]), 1)
 
 
 @dataclass
@@ -119,6 +212,9 @@ class PreparedDocuments:
     ordinals: np.ndarray
     similarity: str
     device: str
+    docs_host: np.ndarray  # the same float32 vectors on the host (for canonical scores)
+    doc_sq: object  # torch.Tensor (n_docs,) squared norms (euclidean scores), else None
+    norm_max: float  # largest document norm (for the rounding bound)
 
 
 def prepare_documents(
@@ -131,13 +227,19 @@ def prepare_documents(
     """Documents on the device (normalised for cosine), their languages and id ordinals."""
     import torch
 
+    _check_similarity(similarity)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    docs = _prepare(doc_embeddings, similarity, device)
+    host = docs.cpu().numpy()
     return PreparedDocuments(
-        docs=_prepare(doc_embeddings, similarity, device),
+        docs=docs,
         doc_lang=torch.as_tensor(collection.doc_langs, device=device),
         ordinals=doc_id_ordinals(collection.doc_ids),
         similarity=similarity,
         device=device,
+        docs_host=host,
+        doc_sq=(docs * docs).sum(dim=1) if similarity == "euclidean" else None,
+        norm_max=float(np.linalg.norm(host.astype(np.float64), axis=1).max(initial=0.0)),
     )
 
 
@@ -173,6 +275,14 @@ def iter_relevant_ranks(
     query_indices = np.asarray(query_indices, dtype=np.int64)
     docs, doc_lang, ordinals = prepared.docs, prepared.doc_lang, prepared.ordinals
     queries_all = _prepare(np.asarray(query_embeddings)[query_indices], similarity, device)
+    queries_host = queries_all.cpu().numpy()
+    bound = rounding_bound(
+        docs.shape[1],
+        np.linalg.norm(queries_host.astype(np.float64), axis=1),
+        prepared.norm_max,
+        similarity,
+        torch.get_float32_matmul_precision(),
+    )
     n_docs = docs.shape[0]
     chunk = chunk_size_for(n_docs, max_chunk_bytes)
     bar = tqdm(
@@ -188,7 +298,9 @@ def iter_relevant_ranks(
             rel[row, : len(r)] = r
             valid[row, : len(r)] = True
         with torch.no_grad():
-            scores = _scores(queries_all[start : start + len(idx)], docs, similarity)
+            scores = _scores(
+                queries_all[start : start + len(idx)], docs, prepared.doc_sq, similarity
+            )
             self_doc = collection.query_self_doc[idx]
             has_self = np.flatnonzero(self_doc >= 0)
             if has_self.size:
@@ -200,25 +312,30 @@ def iter_relevant_ranks(
             valid_t = torch.as_tensor(valid, device=device)
             values = scores.gather(1, rel_t).masked_fill(~valid_t, math.inf)
             sorted_values, order = values.sort(dim=1)
-            slot_left = torch.searchsorted(sorted_values, scores, right=False)
-            # documents sitting exactly on a relevant score (the first sorted value >= the score
-            # equals it): the relevant documents themselves and any exact tie (duplicate texts;
-            # float32 collisions, frequent among 10^5 documents). Only these can need
-            # trec_eval's tie-breaking by document id.
-            on_value = sorted_values.gather(1, slot_left.clamp(max=width - 1)) == scores
-            tie_rows, tie_docs = torch.nonzero(on_value, as_tuple=True)
-            tie_slots = slot_left[tie_rows, tie_docs]
-            del on_value
-            # counts[b, lang, slot]: documents of `lang` whose score exceeds exactly `slot`
-            # of the sorted relevant scores (the key is built in place of slot_left).
+            # the band of a relevant score v is [v - 2E, v + 2E] (E: the rounding bound of the
+            # row); hi and lo keep the order of the sorted values (padding: inf stays last)
+            margin = torch.as_tensor(
+                2 * bound[start : start + len(idx)], dtype=scores.dtype, device=device
+            ).unsqueeze(1)
+            slot_hi = torch.searchsorted(sorted_values + margin, scores, right=False)
+            slot_lo = torch.searchsorted(sorted_values - margin, scores, right=True)
+            # slot_hi: relevant scores a document surely beats (s > v + 2E); its score lies in
+            # the bands of the sorted relevant slots slot_hi <= j < slot_lo
+            in_band = slot_lo > slot_hi
+            band_rows, band_docs = torch.nonzero(in_band, as_tuple=True)
+            band_first = slot_hi[band_rows, band_docs]
+            band_stop = slot_lo[band_rows, band_docs]
+            del in_band, slot_lo
+            # counts[b, lang, slot]: documents of `lang` that surely beat exactly `slot` of the
+            # sorted relevant scores (the key is built in place of slot_hi).
             n_slots = width + 1
-            key = slot_left
+            key = slot_hi
             key += doc_lang.unsqueeze(0) * n_slots
             key += torch.arange(len(idx), device=device).unsqueeze(1) * (n_langs * n_slots)
             counts = torch.bincount(key.flatten(), minlength=len(idx) * n_langs * n_slots)
             counts = counts.view(len(idx), n_langs, n_slots)
-            del key, slot_left
-            above = counts.flip(-1).cumsum(-1).flip(-1)[:, :, 1:]  # docs > j-th sorted value
+            del key, slot_hi, scores
+            above = counts.flip(-1).cumsum(-1).flip(-1)[:, :, 1:]  # docs > j-th sorted band
             valid_sorted = valid_t.gather(1, order)
             rel_sorted = rel_t.gather(1, order)
             lang_sorted = doc_lang[rel_sorted]
@@ -227,12 +344,22 @@ def iter_relevant_ranks(
             rank_in_lang = (above_lang + 1).double().cpu().numpy()
             rank_pooled = (above_pool + 1).double().cpu().numpy()
             valid_np = valid_sorted.cpu().numpy()
-            _break_ties(
+            rel_np = rel_sorted.cpu().numpy()
+            b_rows, b_docs = band_rows.cpu().numpy(), band_docs.cpu().numpy()
+            q_chunk = queries_host[start : start + len(idx)]
+            canonical_band = canonical_scores(
+                q_chunk[b_rows], prepared.docs_host[b_docs], similarity
+            )
+            canonical_rel = canonical_scores(
+                np.repeat(q_chunk, width, axis=0), prepared.docs_host[rel_np.ravel()], similarity
+            ).reshape(len(idx), width)
+            _resolve_band(
                 rank_pooled,
                 rank_in_lang,
-                (tie_rows.cpu().numpy(), tie_docs.cpu().numpy(), tie_slots.cpu().numpy()),
-                rel_sorted.cpu().numpy(),
+                (b_rows, b_docs, band_first.cpu().numpy(), band_stop.cpu().numpy()),
+                rel_np,
                 valid_np,
+                (canonical_band, canonical_rel),
                 ordinals,
                 collection.doc_langs,
             )
