@@ -19,7 +19,7 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb_hybrid.data.languages import from_iso3, iso3
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
-from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
+from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES, chunk_bytes_from_env
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
 from mteb_hybrid.runs import POOLED, split_subset_name
 from mteb_hybrid.tasks.encoding import encode_collection
@@ -156,7 +156,9 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         self.queries_per_language = queries_per_language
         if max_chunk_bytes is None:
             env = os.environ.get(CHUNK_ENV)
-            max_chunk_bytes = int(float(env) * 1024 * 1024) if env else DEFAULT_MAX_CHUNK_BYTES
+            max_chunk_bytes = (
+                chunk_bytes_from_env(env, CHUNK_ENV) if env else DEFAULT_MAX_CHUNK_BYTES
+            )
         self.max_chunk_bytes = max_chunk_bytes
         self._results: dict[str, SubsetResult] = {}
         self._results_key: tuple | None = None
