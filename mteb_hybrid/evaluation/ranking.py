@@ -37,13 +37,15 @@ import numpy as np
 
 from mteb_hybrid.evaluation.collection import RetrievalCollection
 
-# bytes per (query, document) cell, an upper bound: float32 score + two int64 searchsorted slots
-# (one later the bincount key, in place) + bool band mask = 21; 28 leaves headroom.
+# bytes per (query, document) cell, an upper bound: float32 score + int64 searchsorted slot (later
+# the bincount key, in place) + float32 gathered band edge + bool band mask = 17; 28 leaves
+# headroom.
 BYTES_PER_CELL = 28
 DEFAULT_MAX_CHUNK_BYTES = 256 * 1024 * 1024
 FLOAT32_UNIT_ROUNDOFF = 2.0**-24
 # unit roundoff of the matmul inputs under torch.set_float32_matmul_precision
 _INPUT_ROUNDOFF = {"highest": 0.0, "high": 2.0**-11, "medium": 2.0**-8}
+_CANONICAL_BLOCK = 4096  # pairs per canonical-score block (a 12 MiB float64 buffer at 384 dims)
 
 
 @dataclass
@@ -120,21 +122,42 @@ def canonical_scores(q: np.ndarray, d: np.ndarray, similarity: str) -> np.ndarra
     """Scores of the row pairs ``(q[i], d[i])`` as a function of the two vectors alone.
 
     The float32 inputs are widened to float64 (their products are then exact) and summed by a
-    fixed pairwise tree of elementwise additions (columns zero-padded to a power of two): no
-    library reduction order, no dependence on how many rows are computed together. For
-    ``euclidean``, the negative squared distance.
+    fixed pairwise tree of elementwise additions (the upper half of the columns folded onto the
+    lower half until one is left): no library reduction order, no dependence on how many rows are
+    computed together, each addition a correctly rounded IEEE operation. For ``euclidean``, the
+    negative squared distance.
     """
     _check_similarity(similarity)
-    q64 = np.asarray(q, dtype=np.float32).astype(np.float64)
-    d64 = np.asarray(d, dtype=np.float32).astype(np.float64)
-    terms = -np.square(q64 - d64) if similarity == "euclidean" else q64 * d64
-    width = 1 << max(0, int(terms.shape[1] - 1).bit_length())
-    if width != terms.shape[1]:
-        terms = np.concatenate([terms, np.zeros((terms.shape[0], width - terms.shape[1]))], axis=1)
-    while terms.shape[1] > 1:
-        half = terms.shape[1] // 2
-        terms = terms[:, :half] + terms[:, half:]
-    return terms[:, 0]
+    q = np.asarray(q, dtype=np.float32)
+    d = np.asarray(d, dtype=np.float32)
+    out = np.empty(len(q), dtype=np.float64)
+    dim = q.shape[1]
+    if dim == 0:
+        out[:] = 0.0
+        return out
+    # one row per dimension, so that each fold adds contiguous runs; one reused buffer
+    buffer = np.empty((dim, min(len(q), _CANONICAL_BLOCK)), dtype=np.float64)
+    for start in range(0, len(q), _CANONICAL_BLOCK):
+        qb, db = q[start : start + _CANONICAL_BLOCK].T, d[start : start + _CANONICAL_BLOCK].T
+        terms = buffer[:, : qb.shape[1]]
+        if similarity == "euclidean":
+            np.subtract(qb, db, out=terms, dtype=np.float64)  # float64 arithmetic
+            np.square(terms, out=terms)
+            np.negative(terms, out=terms)
+        else:
+            np.multiply(qb, db, out=terms, dtype=np.float64)  # exact: 24 + 24 bits < 53
+        width = dim
+        while width > 1:  # fold the upper half onto the lower one: a fixed tree for each width
+            half = (width + 1) // 2
+            terms[: width - half] += terms[half:width]
+            width = half
+        out[start : start + qb.shape[1]] = terms[0]
+    return out
+
+
+def _norms(vectors: np.ndarray) -> np.ndarray:
+    """Row norms accumulated in float64 (for the rounding bound, which doubles its margin)."""
+    return np.sqrt(np.einsum("ij,ij->i", vectors, vectors, dtype=np.float64))
 
 
 def rounding_bound(
@@ -239,7 +262,7 @@ def prepare_documents(
         device=device,
         docs_host=host,
         doc_sq=(docs * docs).sum(dim=1) if similarity == "euclidean" else None,
-        norm_max=float(np.linalg.norm(host.astype(np.float64), axis=1).max(initial=0.0)),
+        norm_max=float(_norms(host).max(initial=0.0)),
     )
 
 
@@ -278,7 +301,7 @@ def iter_relevant_ranks(
     queries_host = queries_all.cpu().numpy()
     bound = rounding_bound(
         docs.shape[1],
-        np.linalg.norm(queries_host.astype(np.float64), axis=1),
+        _norms(queries_host),
         prepared.norm_max,
         similarity,
         torch.get_float32_matmul_precision(),
@@ -317,15 +340,20 @@ def iter_relevant_ranks(
             margin = torch.as_tensor(
                 2 * bound[start : start + len(idx)], dtype=scores.dtype, device=device
             ).unsqueeze(1)
+            lower = sorted_values - margin
             slot_hi = torch.searchsorted(sorted_values + margin, scores, right=False)
-            slot_lo = torch.searchsorted(sorted_values - margin, scores, right=True)
-            # slot_hi: relevant scores a document surely beats (s > v + 2E); its score lies in
-            # the bands of the sorted relevant slots slot_hi <= j < slot_lo
-            in_band = slot_lo > slot_hi
+            # slot_hi: relevant scores a document surely beats (s > v + 2E). Its score lies in a
+            # band iff it reaches the lower edge of the next band up (the edges are sorted; an
+            # inf edge past the last); then in the bands of the slots slot_hi <= j < stop.
+            edges = torch.nn.functional.pad(lower, (0, 1), value=math.inf)
+            in_band = edges.gather(1, slot_hi) <= scores
             band_rows, band_docs = torch.nonzero(in_band, as_tuple=True)
-            band_first = slot_hi[band_rows, band_docs]
-            band_stop = slot_lo[band_rows, band_docs]
-            del in_band, slot_lo
+            del in_band
+            flat = band_rows * n_docs + band_docs
+            band_first = slot_hi.view(-1)[flat]
+            band_stop = torch.searchsorted(
+                lower[band_rows], scores.view(-1)[flat].unsqueeze(1), right=True
+            ).squeeze(1)
             # counts[b, lang, slot]: documents of `lang` that surely beat exactly `slot` of the
             # sorted relevant scores (the key is built in place of slot_hi).
             n_slots = width + 1
