@@ -130,6 +130,8 @@ def run_once(module: Any, collection: Any, q: np.ndarray, d: np.ndarray, indices
     finally:
         if original is not None:
             module.canonical_scores = original
+    width = max(r.shape[1] for r in ranks)  # chunks differ in their widest relevant list
+    ranks = [np.pad(r, ((0, 0), (0, width - r.shape[1])), constant_values=np.inf) for r in ranks]
     return seconds, rss.peak - start_rss, np.concatenate(ranks), pairs[0]
 
 

@@ -106,7 +106,10 @@ def _reference_ranks(collection, query_emb, doc_emb, similarity):  # noqa: ANN00
     ordinals = np.argsort(np.argsort(np.array(collection.doc_ids, dtype=object)))
     ranks = {}
     for i in range(len(collection.query_ids)):
-        exact = np.array([math.fsum(q[i] * row) for row in d])
+        if similarity == "euclidean":  # ranked by the negative squared distance
+            exact = np.array([-math.fsum(np.square(q[i] - row)) for row in d])
+        else:
+            exact = np.array([math.fsum(q[i] * row) for row in d])
         for r in collection.relevant[i]:
             beats = (exact > exact[r]) | ((exact == exact[r]) & (ordinals > ordinals[r]))
             same = collection.doc_langs == collection.doc_langs[r]
@@ -137,7 +140,11 @@ def _ranks(collection, query_emb, doc_emb, similarity, max_chunk_bytes):  # noqa
 
 def _float32_ranks(collection, query_emb, doc_emb, similarity):  # noqa: ANN001, ANN202
     """Pooled ranks from plain float32 scores (one GEMM): what the fast path alone would give."""
-    scores = _prepared(query_emb, similarity) @ _prepared(doc_emb, similarity).T
+    q, d = _prepared(query_emb, similarity), _prepared(doc_emb, similarity)
+    if similarity == "euclidean":
+        scores = -np.square(q[:, None, :] - d[None, :, :]).sum(axis=2)
+    else:
+        scores = q @ d.T
     ordinals = np.argsort(np.argsort(np.array(collection.doc_ids, dtype=object)))
     ranks = {}
     for i in range(len(collection.query_ids)):
@@ -157,7 +164,7 @@ def _chunk_bounds(n_docs: int, n_queries: int) -> list[int]:
     return bounds
 
 
-@pytest.mark.parametrize("similarity", ["cosine", "dot"])
+@pytest.mark.parametrize("similarity", ["cosine", "dot", "euclidean"])
 def test_ranks_are_exact_at_every_chunk_size(near_ties, similarity: str) -> None:
     collection, query_emb, doc_emb = near_ties
     reference = _reference_ranks(collection, query_emb, doc_emb, similarity)
@@ -232,3 +239,14 @@ def test_chunk_bound_in_mib() -> None:
     assert chunk_bytes_from_env("256", "V") == 256 * 1024 * 1024
     with pytest.raises(ValueError, match="max_chunk_bytes"):
         chunk_size_for(100, 0)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+def test_task_refuses_a_bad_chunk_bound_from_the_environment(monkeypatch, value: str) -> None:
+    from mteb_hybrid.tasks import build_task
+
+    monkeypatch.setenv("MTEB_HYBRID_CHUNK_MB", value)
+    with pytest.raises(ValueError, match=f"MTEB_HYBRID_CHUNK_MB='{value}'"):
+        build_task("XQuADRRetrieval", languages=["en", "de"])
+    monkeypatch.setenv("MTEB_HYBRID_CHUNK_MB", "0.25")
+    assert build_task("XQuADRRetrieval", languages=["en", "de"]).max_chunk_bytes == 2**18
