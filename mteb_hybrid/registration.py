@@ -8,7 +8,10 @@ mteb 2.26 has no plugin mechanism, so this patches three private places, all che
 * ``mteb.models.get_model_meta.get_model_meta``: a path to a model folder yields a
   ``ModelMeta`` named after the folder with a content-derived revision;
 * ``mteb.cache.ResultCache.save_to_cache``: after mteb writes ``<Task>.json``, our per-query
-  scores are written beside it as ``<Task>.per_query.npz``.
+  scores are written beside it as ``<Task>.per_query.npz`` (with the JSON's dataset revision);
+* ``mteb.evaluate._check_cache``: a cached result of our task made with another dataset revision
+  (our tasks' revision is their result identity: options + data digest) is evaluated afresh, never
+  reused ("Skipping evaluation") or merged with.
 
 The per-query scores travel from a task's ``evaluate`` to that save through the pending store
 here: the tasks hand them to ``MultiSettingRetrievalTask.per_query_sink`` (connected by
@@ -105,16 +108,75 @@ def _patch_result_cache() -> None:
         name = getattr(model_name, "name", model_name)
         revision = getattr(model_name, "revision", model_revision)
         pending = _PENDING.pop((task_result.task_name, str(name), str(revision)), None)
-        if pending:
-            path = self.get_task_result_path(
-                model_name=model_name,
-                model_revision=model_revision,
-                task_name=task_result.task_name,
-            )
-            save_per_query(per_query_path(path), pending)
+        path = self.get_task_result_path(
+            model_name=model_name,
+            model_revision=model_revision,
+            task_name=task_result.task_name,
+        )
+        if pending:  # (mteb may save the same result again later, with nothing pending)
+            save_per_query(per_query_path(path), pending, revision=task_result.dataset_revision)
 
     save_to_cache._mteb_hybrid = True  # type: ignore[attr-defined]
     ResultCache.save_to_cache = save_to_cache
+
+
+def _sidecar_revision(cache: Any, task: Any, meta: Any) -> str | None:
+    """The revision recorded in the per-query sidecar beside a cached result (None: none)."""
+    from mteb_hybrid.evaluation.per_query import per_query_path, sidecar_revision
+
+    path = per_query_path(
+        cache.get_task_result_path(
+            task_name=task.metadata.name, model_name=meta.name, model_revision=meta.revision
+        )
+    )
+    return sidecar_revision(path) if path.is_file() else None
+
+
+def _patch_cache_check() -> None:
+    """mteb reuses a cached result when it holds every subset, whatever its dataset revision,
+    and merges into it when subsets are missing and the revisions agree. Our tasks' revision is
+    their result identity (options + data digest), so a cached result of another revision is
+    never reused or merged: it is evaluated afresh (or refused where the strategy forbids
+    running). So is a result whose per-query sidecar is missing or of another revision."""
+    module = importlib.import_module("mteb.evaluate")
+    original = module._check_cache
+    if getattr(original, "_mteb_hybrid", False):
+        return
+
+    @functools.wraps(original)
+    def _check_cache(task: Any, meta: Any, cache: Any, overwrite_strategy: Any):
+        from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
+
+        if not isinstance(task, MultiSettingRetrievalTask):
+            return original(task, meta, cache, overwrite_strategy)
+        revision = task.apply_identity()
+        existing = None
+        if cache and overwrite_strategy != module.OverwriteStrategy.ALWAYS:
+            existing = cache.load_task_result(task.metadata.name, meta)
+        if existing is None:
+            return original(task, meta, cache, overwrite_strategy)
+        if existing.dataset_revision != revision:
+            reason = (
+                "was made with other options or data (dataset revision "
+                f"{existing.dataset_revision}, now {revision})"
+            )
+        elif _sidecar_revision(cache, task, meta) != revision:
+            reason = "has no per-query file of the same revision beside it"
+        else:
+            return original(task, meta, cache, overwrite_strategy)
+        if overwrite_strategy in {
+            module.OverwriteStrategy.NEVER,
+            module.OverwriteStrategy.ONLY_CACHE,
+        }:
+            raise ValueError(
+                f"{task.metadata.name}: the cached result {reason}; rerun with "
+                "overwrite_strategy 'only-missing' or 'always'"
+            )
+        logger.info("%s: the cached result %s; evaluating afresh", task.metadata.name, reason)
+        return None, dict.fromkeys(task.eval_splits, list(task.hf_subsets))
+
+    _check_cache._mteb_hybrid = True  # type: ignore[attr-defined]
+    module._check_cache = _check_cache
 
 
 def register() -> None:
@@ -129,6 +191,7 @@ def register() -> None:
         if not _REGISTERED:
             _patch_model_meta_lookup()
             _patch_result_cache()
+            _patch_cache_check()
             _REGISTERED = True
         tasks_module = sys.modules.get("mteb_hybrid.tasks")
         if tasks_module is not None and not hasattr(tasks_module, "TASKS"):

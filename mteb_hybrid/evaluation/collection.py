@@ -161,3 +161,30 @@ def build_collection(
         query_self_doc=self_doc,
         query_items=items,
     )
+
+
+def content_digest(collection: RetrievalCollection) -> str:
+    """Hex sha256 of everything in a collection that scores depend on (ids, texts, languages,
+    relevance, self-documents, titles, parallel items): equal digests, equal data."""
+    import hashlib
+
+    digest = hashlib.sha256()
+
+    def add(*parts: object) -> None:
+        for part in parts:
+            digest.update(str(part).encode("utf-8"))
+            digest.update(b"\x1f")
+
+    add("languages", *collection.languages)
+    for name in ("doc_ids", "doc_texts", "query_ids", "query_texts"):
+        add(name, *getattr(collection, name))
+    add("doc_langs", *collection.doc_langs.tolist())
+    add("query_langs", *collection.query_langs.tolist())
+    add("relevant", *(",".join(map(str, sorted(r.tolist()))) for r in collection.relevant))
+    if collection.query_self_doc is not None:
+        add("self", *collection.query_self_doc.tolist())
+    if collection.doc_titles is not None:
+        add("titles", *collection.doc_titles)
+    if collection.query_items is not None:
+        add("items", *collection.query_items)
+    return digest.hexdigest()

@@ -23,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from mteb_hybrid.evaluation.per_query import load_per_query, per_query_path
+from mteb_hybrid.evaluation.per_query import (
+    PerQueryMismatch,
+    check_against_result,
+    load_per_query,
+    per_query_path,
+)
 from mteb_hybrid.files import read_json
 from mteb_hybrid.runs import (
     BATCH_KINDS,
@@ -134,9 +139,14 @@ class ResultSet:
         if key not in self._per_query:
             path = self.runs[run].result_files.get(task)
             sidecar = None if path is None else per_query_path(path)
-            self._per_query[key] = (
-                load_per_query(sidecar) if sidecar is not None and sidecar.is_file() else None
-            )
+            values = None
+            if sidecar is not None and sidecar.is_file():
+                values = load_per_query(sidecar)
+                try:
+                    check_against_result(sidecar, values, _read(path))
+                except PerQueryMismatch as error:
+                    raise ResultsError(str(error)) from None
+            self._per_query[key] = values
         return self._per_query[key]
 
     def records(self) -> Iterator[dict[str, Any]]:

@@ -17,7 +17,7 @@ import numpy as np
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from mteb_hybrid.data.languages import from_iso3, iso3
-from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
+from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset, content_digest
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
 from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES, chunk_bytes_from_env
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
@@ -218,8 +218,48 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         if self.data_loaded:
             return
         self.collection = self.build_collection()
+        self._data_digest = content_digest(self.collection)
         self.dataset = _LazySplits(self)  # type: ignore[assignment]
         self.data_loaded = True
+        self.apply_identity()
+
+    # -- result identity ------------------------------------------------------------------------
+    def result_identity(self) -> dict[str, Any]:
+        """Everything the scores depend on besides the model: the data's content digest, the
+        collection languages, the subsets and splits run, the query subsample and its seed, and
+        the task's own options (:meth:`identity_options`). Needs the data loaded."""
+        qpl = self.queries_per_language
+        return {
+            "data": self._data_digest,
+            "languages": list(self.collection_languages),
+            "hf_subsets": sorted(self.hf_subsets),
+            "eval_splits": list(self.eval_splits),
+            "queries_per_language": qpl,
+            "subsample_seed": self.seed if qpl else None,
+            **self.identity_options(),
+        }
+
+    def identity_options(self) -> dict[str, Any]:
+        """Task-specific options that change scores (a corpus choice, a split); none here."""
+        return {}
+
+    def apply_identity(self) -> str:
+        """Set this task object's dataset revision to ``<published revision>+<12 hex>`` of
+        :meth:`result_identity`, so mteb's result cache (which compares dataset revisions) reruns
+        instead of reusing or merging a result made with other options or data; returns it."""
+        import hashlib
+        import json
+
+        if not self.data_loaded:
+            self.load_data()
+            return self.metadata.revision
+        blob = json.dumps(self.result_identity(), sort_keys=True, default=str)
+        tag = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+        revision = f"{type(self).metadata.revision}+{tag}"
+        if self.metadata.revision != revision:
+            dataset = {**self.metadata.dataset, "revision": revision}
+            self.metadata = self.metadata.model_copy(update={"dataset": dataset})
+        return revision
 
     def unload_data(self) -> None:
         """Free the collection and the cached scores."""
@@ -297,6 +337,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         """Scores of the requested subsets; the first call encodes once and scores all subsets."""
         if not self.data_loaded:
             self.load_data(num_proc=num_proc)
+        self.apply_identity()
         wanted = list(self.hf_subsets)
         if subsets_to_run is not None:
             wanted = [s for s in wanted if s in subsets_to_run]
