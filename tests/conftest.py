@@ -13,6 +13,7 @@ SHARED_DATA = Path(os.environ.get("MTEB_HYBRID_TEST_DATA", REPO_ROOT.parent / "s
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("MTEB_HYBRID_OFFLINE", "1")  # our downloads: only the loopback tests run them
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("MTEB_CACHE", tempfile.mkdtemp(prefix="mteb-cache-"))
 os.environ.setdefault("MTEB_HYBRID_CACHE", tempfile.mkdtemp(prefix="mteb-hybrid-cache-"))

@@ -116,7 +116,7 @@ def test_download_verifies_and_caches(http_mirror, tmp_path, monkeypatch) -> Non
     base, _ = http_mirror
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MTEB_HYBRID_DATA", raising=False)
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
     path = download.fetch(_remote(base, "de"))
     assert path == tmp_path / "cache" / "xquad-r" / "de.json"
     assert download.sha256_of(path) == lareqa.XQUAD_R_SHA256["de"]
@@ -136,7 +136,7 @@ def test_corrupt_download_leaves_nothing_in_the_cache(http_mirror, tmp_path, mon
     base, root = http_mirror
     (root / "xquad-r" / "es.json").write_bytes(b'{"data": [')  # truncated upstream
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
     with pytest.raises(DataFileError, match="does not match"):
         download.fetch(_remote(base, "es"))
     assert [p for p in (tmp_path / "cache").rglob("*") if p.is_file()] == []
@@ -145,7 +145,7 @@ def test_corrupt_download_leaves_nothing_in_the_cache(http_mirror, tmp_path, mon
 def test_broken_transfer_is_retried(http_mirror, tmp_path, monkeypatch) -> None:
     base, _ = http_mirror
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
     monkeypatch.setattr(download, "DOWNLOAD_RETRIES", 1)
     _MirrorHandler.failures[0] = 1  # the first request fails, the retry succeeds
     path = download.fetch(_remote(base, "tr"))
@@ -156,7 +156,7 @@ def test_broken_transfer_is_retried(http_mirror, tmp_path, monkeypatch) -> None:
 def test_failed_download_is_one_line_naming_url_and_fix(http_mirror, tmp_path, monkeypatch):
     base, _ = http_mirror
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
     monkeypatch.setattr(download, "DOWNLOAD_RETRIES", 0)
     remote = download.RemoteFile("xquad-r/xx.json", f"{base}/xquad-r/xx.json", "0" * 64)  # 404
     with pytest.raises(DataFileError) as error:
@@ -172,7 +172,7 @@ def test_unpinned_download_is_kept_with_a_warning_naming_its_sha256(
 ) -> None:
     base, _ = http_mirror
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
     monkeypatch.setattr(download, "_WARNED", set())
     remote = download.RemoteFile("xquad-r/vi.json", f"{base}/xquad-r/vi.json", None)
     with caplog.at_level(logging.WARNING, logger="mteb_hybrid.data.download"):
@@ -195,10 +195,65 @@ def test_truncated_local_file_names_the_file_and_the_fix(shared_data, tmp_path) 
 
 def test_missing_file_offline_says_how_to_fix(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.setenv("MTEB_HYBRID_OFFLINE", "1")
     monkeypatch.delenv("MTEB_HYBRID_DATA", raising=False)
-    with pytest.raises(DataFileError, match="MTEB_HYBRID_DATA"):
+    with pytest.raises(DataFileError) as error:
         lareqa.load_lareqa("mlqa-r", ["de"], tmp_path / "nowhere")
+    message = str(error.value)
+    assert "MTEB_HYBRID_DATA" in message and "unset MTEB_HYBRID_OFFLINE" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_bad_offline_value_is_one_line_naming_the_variable(tmp_path, monkeypatch, value):
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MTEB_HYBRID_OFFLINE", value)
+    with pytest.raises(DataFileError, match=f"MTEB_HYBRID_OFFLINE='{value}': use 1"):
+        lareqa.load_lareqa("mlqa-r", ["de"], tmp_path / "nowhere")
+
+
+def test_quick_start_on_a_fresh_machine_downloads_despite_hub_offline(
+    http_mirror, tmp_path, monkeypatch, caplog
+) -> None:
+    """The README quick start where ../shared/data does not exist: the Hub variables are set, the
+    data folder is missing, so the files come from the (loopback) LAReQA server into the cache,
+    verified, and the stock evaluation loop scores them; one line says the folder was skipped."""
+    import mteb
+
+    from mteb_hybrid.tasks import XQuADRRetrieval
+    from tests.fixtures.results.fake_models import make_encoder
+
+    base, root = http_mirror
+    (root / lareqa.XQUAD_R_COMMIT).mkdir()
+    shutil.copytree(root / "xquad-r", root / lareqa.XQUAD_R_COMMIT / "xquad-r")
+    monkeypatch.setattr(lareqa, "LAREQA_REPO", base)
+    monkeypatch.setattr(download, "_WARNED", set())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    monkeypatch.delenv("MTEB_HYBRID_OFFLINE", raising=False)
+    monkeypatch.setenv("MTEB_HYBRID_DATA", str(tmp_path / "shared" / "data"))  # does not exist
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
+    task = XQuADRRetrieval(languages=["en", "de"], queries_per_language=3)
+    with caplog.at_level(logging.WARNING, logger="mteb_hybrid.data.download"):
+        mteb.evaluate(
+            make_encoder("fake/quick-start", 0.5, 0),
+            [task],
+            cache=mteb.ResultCache(tmp_path / "results"),
+            show_progress_bar=False,
+        )
+    (result,) = (tmp_path / "results").rglob("XQuADRRetrieval.json")
+    scores = {s["hf_subset"]: s for s in json.loads(result.read_text())["scores"]["test"]}
+    assert scores["eng-all"]["num_queries"] == 3 and scores["eng-all"]["map"] > 0
+    for lang in ("en", "de"):
+        cached = tmp_path / "cache" / "xquad-r" / f"{lang}.json"
+        assert download.sha256_of(cached) == lareqa.XQUAD_R_SHA256[lang]
+    skipped = [r.message for r in caplog.records if "no such folder" in r.message]
+    assert len(skipped) == 1 and "MTEB_HYBRID_DATA=" in skipped[0] and "\n" not in skipped[0]
+    # with our own switch on, the same fresh machine stops with one line naming it
+    monkeypatch.setenv("MTEB_HYBRID_OFFLINE", "1")
+    monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache2"))
+    with pytest.raises(DataFileError, match="MTEB_HYBRID_OFFLINE=1"):
+        XQuADRRetrieval(languages=["en", "de"]).load_data()
 
 
 def test_malformed_json_is_reported(tmp_path) -> None:

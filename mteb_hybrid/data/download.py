@@ -1,11 +1,12 @@
 """Local-folder lookup, then a cached, checksummed download with pooch.
 
-A data file is looked up, in order, in the folder given explicitly, in ``$MTEB_HYBRID_DATA``, and
-in the cache (``$MTEB_HYBRID_CACHE``, default ``~/.cache/mteb_hybrid``); only then is it
-downloaded, by :mod:`pooch`: into a temporary file in the cache folder, renamed into place only once
-its sha256 matches (so the cache never holds a half-written or corrupt file), retried when the
-transfer breaks or the checksum does not match, with a progress bar. Local and cached copies are
-checked against the same sha256 before use.
+A data file is looked up, in order, in the folder given explicitly, in ``$MTEB_HYBRID_DATA`` (a
+folder that does not exist is skipped with a warning), and in the cache (``$MTEB_HYBRID_CACHE``,
+default ``~/.cache/mteb_hybrid``); only then is it downloaded (unless ``$MTEB_HYBRID_OFFLINE=1``;
+the Hugging Face offline variables govern the Hub only), by :mod:`pooch`: into a temporary file
+in the cache folder, renamed into place only once its sha256 matches (so the cache never holds a
+half-written or corrupt file), retried when the transfer breaks or the checksum does not match,
+with a progress bar. Local and cached copies are checked against the same sha256 before use.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from pathlib import Path
 DATA_ENV = "MTEB_HYBRID_DATA"
 CACHE_ENV = "MTEB_HYBRID_CACHE"
 VERIFY_ENV = "MTEB_HYBRID_VERIFY"
+OFFLINE_ENV = "MTEB_HYBRID_OFFLINE"
+_YES = {"1", "true", "yes", "on"}
+_NO = {"", "0", "false", "no", "off"}
 DOWNLOAD_RETRIES = 2  # further attempts after a broken transfer or a checksum mismatch
 
 logger = logging.getLogger(__name__)
@@ -55,13 +59,44 @@ def cache_dir() -> Path:
 
 
 def data_dirs(data_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Folders searched for local copies, most specific first."""
-    folders = []
+    """Folders searched for local copies, most specific first.
+
+    A folder that does not exist is left out with a one-line warning: the lookup falls through
+    to the cache and the verified download.
+    """
+    named = []
     if data_dir is not None:
-        folders.append(Path(data_dir))
+        named.append(("data_dir", Path(data_dir)))
     if os.environ.get(DATA_ENV):
-        folders.append(Path(os.environ[DATA_ENV]))
+        named.append((DATA_ENV, Path(os.environ[DATA_ENV])))
+    folders = []
+    for source, folder in named:
+        if folder.is_dir():
+            folders.append(folder)
+        else:
+            _warn_once(
+                f"nofolder:{folder}",
+                f"{source}={folder}: no such folder; using the cache ({cache_dir()}) and "
+                "verified downloads instead",
+            )
     return folders
+
+
+def downloads_enabled() -> bool:
+    """Whether our own downloads (GitHub, Google) may run: ``$MTEB_HYBRID_OFFLINE`` not set.
+
+    Only this switch turns them off; the Hugging Face variables (``HF_HUB_OFFLINE``,
+    ``HF_DATASETS_OFFLINE``) govern the Hub only. A value other than 0/1/true/false/yes/no/on/off
+    is a one-line error naming the variable.
+    """
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in _YES:
+        return False
+    if value in _NO:
+        return True
+    raise DataFileError(
+        f"{OFFLINE_ENV}={os.environ[OFFLINE_ENV]!r}: use 1 to turn downloads off, or unset it"
+    )
 
 
 def local_verification_enabled() -> bool:
@@ -148,11 +183,12 @@ def fetch(
     if cached.is_file():
         verify(cached, remote)
         return cached
-    if not allow_download or os.environ.get("HF_DATASETS_OFFLINE") == "1":
+    if not allow_download or not downloads_enabled():
         searched = ", ".join(str(f / remote.relpath) for f in data_dirs(data_dir)) or "(none)"
         raise DataFileError(
             f"{remote.relpath}: not found locally (searched {searched} and {cached}) and "
-            f"downloads are off; set {DATA_ENV} to a folder holding it, or allow downloads"
+            f"downloads are off ({OFFLINE_ENV}=1); set {DATA_ENV} to a folder holding it, "
+            f"or unset {OFFLINE_ENV}"
         )
     return download(remote, cached)
 
