@@ -120,6 +120,28 @@ def _patch_result_cache() -> None:
     ResultCache.save_to_cache = save_to_cache
 
 
+def _check_writable(cache: Any, task: Any, meta: Any) -> None:
+    """A one-line error, before any encoding, when the results folder cannot be written."""
+    import tempfile
+    from pathlib import Path
+
+    from mteb_hybrid.env import OptionError
+
+    folder = Path(
+        cache.get_task_result_path(
+            task_name=task.metadata.name, model_name=meta.name, model_revision=meta.revision
+        )
+    ).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as error:
+        raise OptionError(
+            f"{folder}: the results folder is not writable ({error.strerror}); choose another "
+            "--output-folder (cache folder) or fix its permissions"
+        ) from None
+
+
 def _sidecar_revision(cache: Any, task: Any, meta: Any) -> str | None:
     """The revision recorded in the per-query sidecar beside a cached result (None: none)."""
     from mteb_hybrid.evaluation.per_query import per_query_path, sidecar_revision
@@ -149,6 +171,8 @@ def _patch_cache_check() -> None:
 
         if not isinstance(task, MultiSettingRetrievalTask):
             return original(task, meta, cache, overwrite_strategy)
+        if cache and overwrite_strategy != module.OverwriteStrategy.ONLY_CACHE:
+            _check_writable(cache, task, meta)
         revision = task.apply_identity()
         existing = None
         if cache and overwrite_strategy != module.OverwriteStrategy.ALWAYS:

@@ -24,6 +24,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
         "mteb_hybrid.provenance",
         "mteb_hybrid.default_model",
         "mteb_hybrid.coverage_report",
+        "mteb_hybrid.env",
     ),
     "data": ("mteb_hybrid.data",),
     "groups": ("mteb_hybrid.groups",),

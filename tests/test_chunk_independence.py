@@ -243,10 +243,11 @@ def test_chunk_bound_in_mib() -> None:
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc"])
 def test_task_refuses_a_bad_chunk_bound_from_the_environment(monkeypatch, value: str) -> None:
+    from mteb_hybrid.env import OptionError
     from mteb_hybrid.tasks import build_task
 
     monkeypatch.setenv("MTEB_HYBRID_CHUNK_MB", value)
-    with pytest.raises(ValueError, match=f"MTEB_HYBRID_CHUNK_MB='{value}'"):
+    with pytest.raises(OptionError, match=f"MTEB_HYBRID_CHUNK_MB='{value}'"):
         build_task("XQuADRRetrieval", languages=["en", "de"])
     monkeypatch.setenv("MTEB_HYBRID_CHUNK_MB", "0.25")
     assert build_task("XQuADRRetrieval", languages=["en", "de"]).max_chunk_bytes == 2**18

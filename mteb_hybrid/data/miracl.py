@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mteb_hybrid.data.download import DataFileError, hub_source
+from mteb_hybrid.env import env_choice
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def load_miracl(
     corpus: str | None = None,
 ) -> dict[str, MiraclLanguage]:
     """MIRACL dev for ``languages`` (default all 18) from ``corpus`` (default hard negatives)."""
-    corpus = corpus or os.environ.get(CORPUS_ENV) or "hard-negatives"
+    corpus = corpus or env_choice(CORPUS_ENV, tuple(MIRACL_REPOS)) or "hard-negatives"
     repo, revision = repo_for(corpus)
     langs = list(languages) if languages is not None else list(MIRACL_LANGUAGES)
     unknown = [lang for lang in langs if lang not in MIRACL_LANGUAGES]

@@ -37,6 +37,7 @@ from mteb_hybrid.data.download import (
     local_verification_enabled,
     verify,
 )
+from mteb_hybrid.env import env_choice
 
 logger = logging.getLogger(__name__)
 
@@ -354,7 +355,7 @@ def load_xm3600(
     ``repo``) or ``"auto"`` (default, or ``$MTEB_HYBRID_XM3600_SOURCE``): a local official file,
     else a local mirror of ``repo``, else download the official captions.zip.
     """
-    source = source or os.environ.get(SOURCE_ENV) or "auto"
+    source = source or env_choice(SOURCE_ENV, SOURCES) or "auto"
     if source not in SOURCES:
         raise ValueError(f"unknown XM3600 source {source!r}: use one of {', '.join(SOURCES)}")
     if source == "official":

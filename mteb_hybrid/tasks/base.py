@@ -17,9 +17,10 @@ import numpy as np
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from mteb_hybrid.data.languages import from_iso3, iso3
+from mteb_hybrid.env import OptionError, env_positive_float, env_positive_int, positive_int
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset, content_digest
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
-from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES, chunk_bytes_from_env
+from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
 from mteb_hybrid.runs import POOLED, split_subset_name
 from mteb_hybrid.tasks.encoding import encode_collection
@@ -151,14 +152,20 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         if languages:
             self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
         self.data_dir = data_dir
-        if queries_per_language is None and os.environ.get(QUERIES_ENV):
-            queries_per_language = int(os.environ[QUERIES_ENV])
+        if queries_per_language is None:
+            queries_per_language = env_positive_int(QUERIES_ENV, unset_means="all queries")
+        else:
+            queries_per_language = positive_int(
+                "queries_per_language", queries_per_language, unset_means="all queries (None)"
+            )
         self.queries_per_language = queries_per_language
         if max_chunk_bytes is None:
-            env = os.environ.get(CHUNK_ENV)
+            chunk_mb = env_positive_float(CHUNK_ENV, unset_means="256 MiB")
             max_chunk_bytes = (
-                chunk_bytes_from_env(env, CHUNK_ENV) if env else DEFAULT_MAX_CHUNK_BYTES
+                int(chunk_mb * 1024 * 1024) if chunk_mb is not None else DEFAULT_MAX_CHUNK_BYTES
             )
+        elif not isinstance(max_chunk_bytes, int) or max_chunk_bytes <= 0:
+            raise OptionError(f"max_chunk_bytes={max_chunk_bytes!r}: expected bytes above 0")
         self.max_chunk_bytes = max_chunk_bytes
         self._results: dict[str, SubsetResult] = {}
         self._results_key: tuple | None = None
@@ -171,7 +178,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         """
         unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
         if unknown:
-            raise ValueError(
+            raise OptionError(
                 f"{self.metadata.name} has no language {', '.join(unknown)}: "
                 f"use some of {', '.join(self.LANGUAGES)}"
             )

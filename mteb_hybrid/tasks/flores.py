@@ -9,7 +9,6 @@ ranking, the 35 translations relevant, with ``rank_distance``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ from mteb_hybrid.data.flores import (
     FLORES_LANGUAGES,
     SIB200_COMMIT,
     SPLIT_ENV,
+    SPLITS,
     check_split,
     dataset_code,
     label,
@@ -29,6 +29,7 @@ from mteb_hybrid.data.flores import (
     variant_lang_script,
 )
 from mteb_hybrid.data.languages import iso3
+from mteb_hybrid.env import env_choice
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.groups import TASK_GROUPS
 from mteb_hybrid.runs import POOLED, TRAINING_METADATA, split_subset_name
@@ -160,7 +161,7 @@ class FloresRetrieval(PivotSubsetsTask):
     def __init__(self, *, split: str | None = None, **kwargs: Any) -> None:
         self._labels: dict[str, str] = {}
         super().__init__(**kwargs)
-        self.split = check_split(split or os.environ.get(SPLIT_ENV) or "test")
+        self.split = check_split(split or env_choice(SPLIT_ENV, SPLITS) or "test")
         if self.split != "test":
             self.metadata = self.metadata.model_copy(update={"eval_splits": [self.split]})
         extra = [c for c in self.collection_languages if c not in FLORES_LANGUAGES]

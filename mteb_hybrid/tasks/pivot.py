@@ -9,10 +9,10 @@ any pair.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
+from mteb_hybrid.env import env_flag
 from mteb_hybrid.runs import POOLED
 from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
 
@@ -59,7 +59,9 @@ class PivotSubsetsTask(MultiSettingRetrievalTask):
     def __init__(self, *, full_cross_matrix: bool | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if full_cross_matrix is None:
-            full_cross_matrix = truthy(os.environ.get(self.FULL_MATRIX_ENV))
+            full_cross_matrix = (
+                bool(env_flag(self.FULL_MATRIX_ENV)) if self.FULL_MATRIX_ENV else False
+            )
         self.full_cross_matrix = full_cross_matrix
         self.hf_subsets = [s for s in self.hf_subsets if self._offered(s)]
 
