@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 CHUNK_ENV = "MTEB_HYBRID_CHUNK_MB"
 QUERIES_ENV = "MTEB_HYBRID_QUERIES_PER_LANGUAGE"
 DEVICE_ENV = "MTEB_HYBRID_DEVICE"
+LANGUAGES_ENV = "MTEB_HYBRID_LANGUAGES"
 
 # (task name, model name, model revision), {subset: SubsetResult}
 PerQuerySink = Callable[[tuple[str, str, str], dict[str, SubsetResult]], None]
@@ -147,7 +148,14 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        languages = self.resolve_languages(languages)
+        if languages is None and os.environ.get(LANGUAGES_ENV, "").strip():
+            languages = [c.strip() for c in os.environ[LANGUAGES_ENV].split(",") if c.strip()]
+            try:
+                languages = self.resolve_languages(self._dataset_codes(languages))
+            except ValueError as error:
+                raise OptionError(f"{LANGUAGES_ENV}: {error}") from None
+        else:
+            languages = self.resolve_languages(languages)
         self.collection_languages = list(languages) if languages else list(self.LANGUAGES)
         if languages:
             self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
@@ -178,11 +186,41 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         """
         unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
         if unknown:
-            raise OptionError(
+            raise ValueError(
                 f"{self.metadata.name} has no language {', '.join(unknown)}: "
                 f"use some of {', '.join(self.LANGUAGES)}"
             )
         return languages
+
+    def _dataset_codes(self, codes: list[str]) -> list[str]:
+        """Dataset codes for codes given as ISO 639-3 labels (``eng``, ``eng-Latn``) or as
+        dataset codes (``en``); unknown codes are kept for :meth:`resolve_languages` to refuse."""
+        by_label = {self.language_label(c): c for c in self.LANGUAGES}
+        out = []
+        for code in codes:
+            base = code.split("-")[0] if code not in self.LANGUAGES else code
+            out.append(by_label.get(base, code))
+        return list(dict.fromkeys(out))
+
+    def filter_languages(
+        self,
+        languages: Any,
+        script: Any = None,
+        hf_subsets: Any = None,
+        exclusive_language_filter: bool = False,
+    ) -> MultiSettingRetrievalTask:
+        """mteb's language filter (``mteb run -l eng deu``), which also narrows the collection:
+        only the named languages' files are read and the pooled corpus is theirs only."""
+        chosen = []
+        if languages:
+            wanted = set(self._dataset_codes([str(c) for c in languages]))
+            chosen = [c for c in self.collection_languages if c in wanted]
+            languages = [self.language_label(c) for c in chosen] or list(languages)
+        super().filter_languages(languages, script, hf_subsets, exclusive_language_filter)
+        if chosen and chosen != self.collection_languages:
+            self.collection_languages = chosen
+            self.hf_subsets = [s for s in self.hf_subsets if self._covers(s)]
+        return self
 
     def language_label(self, code: str) -> str:
         """The ISO 639-3 label of a collection language in subset names (``"en"`` -> ``"eng"``)."""
@@ -407,6 +445,10 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             max_chunk_bytes=self.max_chunk_bytes,
             progress=encode_kwargs.get("show_progress_bar", True),
         )
+        for subset in subsets:
+            if subset.corpus_lang == POOLED:
+                pooled = float(len(self.collection.languages))
+                results[subset.name].scores["pooled_languages"] = pooled
         if self.queries_per_language:
             for result in results.values():
                 result.scores["queries_per_language"] = float(self.queries_per_language)
