@@ -62,9 +62,41 @@ class _MtebImportHook:
         return None
 
 
+# our task names, for the note printed while the hook is off (tests/test_cli_errors.py keeps it
+# equal to mteb_hybrid.tasks.TASKS)
+TASK_NAMES = (
+    "XQuADRRetrieval",
+    "MLQARRetrieval",
+    "XM3600Retrieval",
+    "MIRACLMultilingualRetrieval",
+    "FloresRetrieval",
+)
+_NOT_FOUND_SIGNS = ("No model implementation is available", *TASK_NAMES)
+
+
+def _note_when_disabled() -> None:
+    """While the hook is off, a stock ``mteb`` command that fails on a local model folder or on
+    one of our task names ends with a line naming the variable."""
+    previous = sys.excepthook
+
+    def excepthook(kind: Any, error: Any, tb: Any) -> None:
+        previous(kind, error, tb)
+        if any(sign in str(error) for sign in _NOT_FOUND_SIGNS):
+            print(
+                f"note: {DISABLE_ENV}={os.environ.get(DISABLE_ENV)} is set, so mteb-hybrid's "
+                f"tasks ({', '.join(TASK_NAMES)}) and local model folders are not registered "
+                f"with mteb; unset {DISABLE_ENV} to turn them back on",
+                file=sys.stderr,
+            )
+
+    sys.excepthook = excepthook
+
+
 def install() -> None:
     """Install the hook (idempotent); register at once if mteb is already imported."""
     if _disabled():
+        if os.path.basename(sys.argv[0] if sys.argv else "") == "mteb":
+            _note_when_disabled()
         return
     if _MTEB in sys.modules:
         from mteb_hybrid.registration import register

@@ -13,8 +13,17 @@ _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
 
 
-class OptionError(ValueError):
-    """A bad option or environment value; the message is one line naming it and the fix."""
+class OneLineError(Exception):
+    """Marks our errors whose message is the whole story (one line: what, where, the fix); the
+    stock ``mteb`` command ends on them with that line (:mod:`mteb_hybrid.registration`)."""
+
+
+class OptionError(OneLineError, RuntimeError):
+    """A bad option or environment value; the message is one line naming it and the fix.
+
+    Not a ``ValueError`` on purpose: ``mteb.get_tasks`` takes a ``ValueError`` from a task's
+    constructor for "no subsets match the language filter" and skips the task silently.
+    """
 
 
 def positive_int(name: str, value: object, *, unset_means: str) -> int:

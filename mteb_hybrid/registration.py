@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 import sys
 import warnings
 from typing import Any
@@ -203,6 +204,43 @@ def _patch_cache_check() -> None:
     module._check_cache = _check_cache
 
 
+TRACEBACK_ENV = "MTEB_HYBRID_TRACEBACK"
+
+
+def _our_error(error: BaseException | None) -> BaseException | None:
+    """The first of our one-line errors in an exception's chain (cause or context), if any."""
+    from mteb_hybrid.env import OneLineError
+
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OneLineError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def install_cli_excepthook() -> None:
+    """Under the stock ``mteb`` command, end on our data and option errors with their one line
+    (not mteb's chained traceback); every other error keeps its traceback. Idempotent;
+    ``MTEB_HYBRID_TRACEBACK=1`` keeps the full traceback."""
+    import os
+
+    previous = sys.excepthook
+    if getattr(previous, "_mteb_hybrid", False):
+        return
+
+    def excepthook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        ours = _our_error(error)
+        if ours is None or os.environ.get(TRACEBACK_ENV, "").strip() in {"1", "true", "yes"}:
+            previous(kind, error, tb)
+            return
+        print(f"mteb run: {ours}", file=sys.stderr)
+
+    excepthook._mteb_hybrid = True  # type: ignore[attr-defined]
+    sys.excepthook = excepthook
+
+
 def register() -> None:
     """Register everything with mteb (idempotent); a failure warns, never breaks ``import mteb``.
 
@@ -216,6 +254,8 @@ def register() -> None:
             _patch_model_meta_lookup()
             _patch_result_cache()
             _patch_cache_check()
+            if os.path.basename(sys.argv[0] if sys.argv else "") == "mteb":
+                install_cli_excepthook()
             _REGISTERED = True
         tasks_module = sys.modules.get("mteb_hybrid.tasks")
         if tasks_module is not None and not hasattr(tasks_module, "TASKS"):

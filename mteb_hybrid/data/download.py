@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mteb_hybrid.env import OneLineError
+
 DATA_ENV = "MTEB_HYBRID_DATA"
 CACHE_ENV = "MTEB_HYBRID_CACHE"
 VERIFY_ENV = "MTEB_HYBRID_VERIFY"
@@ -28,7 +30,7 @@ logger = logging.getLogger(__name__)
 _WARNED: set[str] = set()
 
 
-class DataFileError(RuntimeError):
+class DataFileError(OneLineError, RuntimeError):
     """A data file is missing, truncated or corrupt; the message names the file and the fix."""
 
 
