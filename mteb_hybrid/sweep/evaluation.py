@@ -25,16 +25,6 @@ def model_meta(model: str) -> Any:
     return mteb.get_model_meta(model)
 
 
-def _quiet_progress_bars() -> None:
-    """A sweep logs one line per step; the datasets library's per-map bars only add noise."""
-    try:
-        from datasets.utils.logging import disable_progress_bar
-
-        disable_progress_bar()
-    except ImportError:  # pragma: no cover - datasets always comes with mteb
-        pass
-
-
 def _needs_sidecar(task: Any) -> bool:
     from mteb_hybrid.tasks.base import MultiSettingRetrievalTask
 
@@ -74,13 +64,12 @@ def evaluate_model(
         if path.is_file() and _needs_sidecar(task) and not per_query_path(path).is_file():
             logger.warning("%s has no per-query sidecar; recomputing it", path)
             path.unlink()
-    _quiet_progress_bars()
     loaded = meta.load_model()
     mteb.evaluate(
         loaded,
         task_objects,
         cache=cache,
-        encode_kwargs={"batch_size": batch_size, "show_progress_bar": False},
+        encode_kwargs={"batch_size": batch_size},  # one encoding bar per pass
         show_progress_bar=False,
     )
     missing = [str(p) for p in paths.values() if not p.is_file()]

@@ -6,13 +6,15 @@ so mteb's model wrappers, prompts and instructions are respected. Identical text
 where a sentence-transformers model encodes queries and documents the same way (no prompts, no
 query/document routing), a query whose text is also a document reuses that document's embedding,
 which halves the work on tasks whose queries are their documents (XM3600, FLORES).
+Each pass shows one tqdm bar (texts/s, ETA), as mteb and sentence-transformers show theirs.
 This is the tasks' adapter to mteb's encoder interface (it uses mteb's private
 ``mteb._create_dataloaders``); the evaluator in :mod:`mteb_hybrid.evaluation` only sees arrays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -29,6 +31,27 @@ def unique_texts(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
     return list(position), inverse
 
 
+@contextmanager
+def _datasets_bars_quiet() -> Iterator[None]:
+    """Silence the ``datasets`` library's per-map bars inside this block only, restoring the
+    caller's setting after it: the chunks below each go through mteb's dataloader, whose ``map``
+    calls would otherwise print one bar per chunk under the encoding bar."""
+    import datasets
+
+    already = datasets.are_progress_bars_disabled()
+    if not already:
+        datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if not already:
+            datasets.enable_progress_bars()
+
+
+#: texts per ``model.encode`` call, in batches: the bar advances once per chunk
+CHUNK_BATCHES = 8
+
+
 def _encode(
     model: Any,
     rows: dict[str, list[str]],
@@ -38,25 +61,57 @@ def _encode(
     hf_split: str,
     hf_subset: str,
     encode_kwargs: dict[str, Any],
+    description: str = "Encoding",
 ) -> np.ndarray:
+    """Encode ``rows`` through mteb's dataloader and ``model.encode`` with one progress bar.
+
+    The texts go longest first in chunks of ``CHUNK_BATCHES`` batches (as sentence-transformers
+    sorts within one call, so padding stays small), each chunk one ``model.encode`` call with the
+    model's own bar off; one tqdm bar over the whole pass counts texts (texts/s, ETA) on stderr.
+    ``encode_kwargs["show_progress_bar"] = False`` turns it off, as in mteb.
+    """
     from datasets import Dataset
     from mteb._create_dataloaders import create_dataloader
+    from tqdm.auto import tqdm
 
-    dataset = Dataset.from_dict(rows)
-    loader = create_dataloader(
-        dataset, task_metadata=task_metadata, prompt_type=prompt_type, **encode_kwargs
-    )
-    embeddings = model.encode(
-        loader,
-        task_metadata=task_metadata,
-        hf_split=hf_split,
-        hf_subset=hf_subset,
-        prompt_type=prompt_type,
-        **encode_kwargs,
-    )
-    if hasattr(embeddings, "detach"):
-        embeddings = embeddings.detach().float().cpu().numpy()
-    return np.asarray(embeddings, dtype=np.float32)
+    size = len(rows["id"])
+    batch_size = int(encode_kwargs.get("batch_size", 32))
+    chunk = max(1, batch_size * CHUNK_BATCHES)
+    order = sorted(range(size), key=lambda i: -len(rows["text"][i]))
+    call_kwargs = {**encode_kwargs, "show_progress_bar": False}
+    parts: list[np.ndarray] = []
+    with tqdm(
+        total=size,
+        desc=description,
+        unit="text",
+        disable=not encode_kwargs.get("show_progress_bar", True),
+    ) as bar:
+        for start in range(0, size, chunk):
+            picked = order[start : start + chunk]
+            with _datasets_bars_quiet():
+                dataset = Dataset.from_dict(
+                    {key: [values[i] for i in picked] for key, values in rows.items()}
+                )
+                loader = create_dataloader(
+                    dataset, task_metadata=task_metadata, prompt_type=prompt_type, **call_kwargs
+                )
+            embeddings = model.encode(
+                loader,
+                task_metadata=task_metadata,
+                hf_split=hf_split,
+                hf_subset=hf_subset,
+                prompt_type=prompt_type,
+                **call_kwargs,
+            )
+            if hasattr(embeddings, "detach"):
+                embeddings = embeddings.detach().float().cpu().numpy()
+            parts.append(np.asarray(embeddings, dtype=np.float32))
+            bar.update(len(picked))
+    if not parts:
+        return np.zeros((0, 0), dtype=np.float32)
+    out = np.empty((size, parts[0].shape[1]), dtype=np.float32)
+    out[order] = np.concatenate(parts, axis=0)
+    return out
 
 
 def symmetric_encoding(model: Any) -> bool:
@@ -116,6 +171,7 @@ def encode_collection(
         hf_split=hf_split,
         hf_subset=hf_subset,
         encode_kwargs=encode_kwargs,
+        description=f"{task_metadata.name}: documents",
     )
     doc_embeddings = distinct_doc_embeddings[doc_inverse]
 
@@ -150,6 +206,7 @@ def encode_collection(
             hf_split=hf_split,
             hf_subset=hf_subset,
             encode_kwargs=encode_kwargs,
+            description=f"{task_metadata.name}: queries",
         )
     if reuse:
         encoded_queries[list(reuse)] = distinct_doc_embeddings[list(reuse.values())]
