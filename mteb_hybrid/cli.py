@@ -39,7 +39,11 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup)
+# -h as well as --help on the group and, inherited through click's context, on every subcommand
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(cls=_LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="mteb-hybrid")
 def main() -> None:
     """Multilingual multi-setting retrieval for MTEB and hybrid-ratio training."""
@@ -49,7 +53,10 @@ def main() -> None:
 @click.option("--model", "-m", required=True, help="Model folder or Hub id (its tokenizer only).")
 @click.option("--task", "-t", required=True, help="One of our tasks, e.g. FloresRetrieval.")
 @click.option(
-    "--languages", "-l", default=None, help="Comma-separated language codes (default: all)."
+    "--languages",
+    "-l",
+    default=None,
+    help="Comma-separated language codes, ISO 639-3 or 2-letter (default: all).",
 )
 @click.option("--split", default=None, help="FloresRetrieval split (train, dev, test).")
 @click.option(

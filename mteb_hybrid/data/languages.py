@@ -71,3 +71,22 @@ def from_iso3(code: str) -> str:
         return _BY_ISO3[code]
     except KeyError:
         raise ValueError(f"unknown ISO 639-3 code {code!r}") from None
+
+
+def either_code(code: str) -> str:
+    """A language given in either form, as the dataset code: ``"deu"`` and ``"de"`` -> ``"de"``.
+
+    Codes that are neither (FLORES variants such as ``"yor_Latn"``) come back unchanged, for the
+    caller to accept or reject. Every command-line option that takes languages goes through this
+    (or :func:`either_iso3`), so both spellings work everywhere.
+    """
+    code = code.strip()
+    if code in LANGUAGES:
+        return code
+    return _BY_ISO3.get(code.lower(), code)
+
+
+def either_iso3(code: str) -> str:
+    """A language given in either form, as ISO 639-3: ``"de"`` and ``"deu"`` -> ``"deu"``."""
+    code = either_code(code)
+    return LANGUAGES[code][0] if code in LANGUAGES else code

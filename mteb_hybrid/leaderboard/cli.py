@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from mteb_hybrid.data.languages import either_iso3
 from mteb_hybrid.leaderboard.bootstrap import RESAMPLE_UNITS
 from mteb_hybrid.leaderboard.seed_stats import CORRECTIONS, SEED_VARIANCES
 from mteb_hybrid.provenance import command_line
@@ -40,14 +41,20 @@ def _parse_groups(values: tuple[str, ...]) -> dict[str, list[str]] | None:
     groups: dict[str, list[str]] = {}
     for value in values:
         name, sep, langs = value.partition("=")
-        codes = [c.strip() for c in langs.split(",") if c.strip()]
+        codes = [either_iso3(c) for c in langs.split(",") if c.strip()]
         if not sep or not name.strip() or not codes:
             raise click.BadParameter(
-                f"{value!r}: expected NAME=code,code (ISO 639-3), e.g. low-resource=ben,swa,tel",
+                f"{value!r}: expected NAME=code,code (ISO 639-3 or 2-letter), "
+                "e.g. low-resource=ben,swa,tel",
                 param_hint="--group",
             )
         groups[name.strip()] = codes
     return groups
+
+
+def _task_names(*values: str) -> tuple[str, ...]:
+    """Task names from ``--tasks``/``--task`` values, each comma-separated or repeated."""
+    return tuple(name.strip() for value in values for name in value.split(",") if name.strip())
 
 
 def _parse_trained_on(value: str | None) -> list[str] | str | None:
@@ -77,8 +84,11 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     default=None,
     help="Write here instead of standard output.",
 )
-@click.option("--task", "tasks", multiple=True, help="Only these tasks (repeatable).")
-@click.option("--split", default="test", show_default=True)
+@click.option(
+    "--tasks", "tasks", multiple=True, help="Only these tasks, comma-separated or repeated."
+)
+@click.option("--task", "task_alias", multiple=True, hidden=True, help="Same as --tasks.")
+@click.option("--split", default="test", show_default=True, help="The mteb split to read.")
 @click.option(
     "--metrics",
     default="map,ndcg_at_10",
@@ -111,7 +121,9 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     help="Least number of resamples (items and seeds); raised per table until the smallest "
     "attainable p 1/(B+1) is at most alpha/(10 m) for its m tests. 0 = no intervals, no tests.",
 )
-@click.option("--bootstrap-seed", type=int, default=0, show_default=True)
+@click.option(
+    "--bootstrap-seed", type=int, default=0, show_default=True, help="Seed of the resampling."
+)
 @click.option(
     "--resample-unit",
     type=click.Choice(RESAMPLE_UNITS),
@@ -120,7 +132,13 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     help="item = parallel question (all its translations together), query = query id, "
     "subset = each subset on its own; auto = item for XQuAD-R, MLQA-R, XM3600, else query.",
 )
-@click.option("--confidence", type=float, default=0.95, show_default=True)
+@click.option(
+    "--confidence",
+    type=float,
+    default=0.95,
+    show_default=True,
+    help="Confidence level of the intervals.",
+)
 @click.option(
     "--alpha",
     type=float,
@@ -155,7 +173,8 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     "--group",
     "groups",
     multiple=True,
-    help="Language group NAME=code,code (ISO 639-3); replaces the task's groups.",
+    help="Language group NAME=code,code (ISO 639-3 or 2-letter, shown as ISO 639-3); "
+    "replaces the task's groups.",
 )
 @click.option(
     "--trained-on",
@@ -218,6 +237,7 @@ def leaderboard(
     fmt: str | None,
     output: Path | None,
     tasks: tuple[str, ...],
+    task_alias: tuple[str, ...],
     split: str,
     metrics: str,
     baseline: str,
@@ -258,6 +278,7 @@ def leaderboard(
     from mteb_hybrid.leaderboard.results import ResultsError, load_results
     from mteb_hybrid.leaderboard.seed_stats import InferenceSettings
 
+    tasks = _task_names(*tasks, *task_alias)
     started = time.perf_counter()
     if check is not None:
         _check(check)

@@ -46,9 +46,9 @@ from its latest checkpoint (--save-steps), the results go to OUTPUT/results.
     "--tasks",
     "tasks",
     multiple=True,
-    required=True,
-    help="mteb task names, comma-separated or repeated (ours and built-in).",
+    help="mteb task names, comma-separated or repeated (ours and built-in).  [required]",
 )
+@click.option("--task", "task_alias", multiple=True, hidden=True, help="Same as --tasks.")
 @click.option(
     "--output",
     required=True,
@@ -72,9 +72,16 @@ from its latest checkpoint (--save-steps), the results go to OUTPUT/results.
 @click.option(
     "--languages",
     default=None,
-    help="Restrict our tasks' collections to these languages, e.g. en,de,es.",
+    help="Restrict our tasks' collections to these languages: ISO 639-3 or 2-letter codes, "
+    "e.g. eng,deu,spa or en,de,es.",
 )
-@click.option("--eval-batch-size", type=int, default=32, show_default=True)
+@click.option(
+    "--eval-batch-size",
+    type=int,
+    default=32,
+    show_default=True,
+    help="Texts per encoding batch in the evaluation.",
+)
 @click.option(
     "--base/--no-base",
     "include_base",
@@ -101,6 +108,7 @@ def sweep(
     grid_step: float | None,
     seeds: str,
     tasks: tuple[str, ...],
+    task_alias: tuple[str, ...],
     output: Path,
     train_option: tuple[str, ...],
     queries_per_language: int | None,
@@ -126,6 +134,9 @@ def sweep(
     from mteb_hybrid.sweep.training import check_options
     from mteb_hybrid.trainers.normalised import normalised_notes
 
+    tasks = (*tasks, *task_alias)
+    if not tasks:
+        raise click.UsageError("Missing option '--tasks': name the mteb tasks to evaluate on")
     train_options = given_train_options(trainer)
     try:
         config = make_config(

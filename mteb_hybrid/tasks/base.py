@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 
-from mteb_hybrid.data.languages import from_iso3, iso3
+from mteb_hybrid.data.languages import either_code, from_iso3, iso3
 from mteb_hybrid.env import OptionError, env_positive_float, env_positive_int, positive_int
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset, content_digest
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
@@ -182,8 +182,11 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     def resolve_languages(self, languages: list[str] | None) -> list[str] | None:
         """The collection's language codes for a ``languages=`` argument (``None``: all).
 
-        Unknown codes are a one-line error; tasks that accept other spellings override this.
+        Dataset codes (``"de"``) and ISO 639-3 codes (``"deu"``) are both accepted; unknown codes
+        are a one-line error; tasks that accept other spellings override this.
         """
+        if languages:
+            languages = list(dict.fromkeys(either_code(code) for code in languages))
         unknown = sorted(set(languages or ()) - set(self.LANGUAGES))
         if unknown:
             raise ValueError(
@@ -230,7 +233,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     def from_shared_options(cls, **options: Any) -> MultiSettingRetrievalTask:
         """The task built from options shared by several tasks (a sweep's ``--languages``):
         ``languages`` it lacks are left out with a warning; fewer than two left is an error."""
-        wanted = list(options.get("languages") or ())
+        wanted = [either_code(code) for code in options.get("languages") or ()]
         if wanted:
             kept = [lang for lang in wanted if lang in cls.LANGUAGES]
             if len(kept) < 2:

@@ -63,10 +63,10 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
         "temperature", "--temperature", type=float,
         help="For --language-sampling temperature: weight = count ** (1/T).",
     ),
-    _option("learning_rate", "--lr", type=float),
-    _option("weight_decay", "--weight-decay", type=float),
+    _option("learning_rate", "--lr", type=float, help="Peak learning rate of AdamW."),
+    _option("weight_decay", "--weight-decay", type=float, help="AdamW weight decay."),
     _option("batch_size", "--batch-size", type=int, help="Pairs per batch per process."),
-    _option("epochs", "--epochs", type=float),
+    _option("epochs", "--epochs", type=float, help="Passes over the training pairs."),
     _option("max_steps", "--max-steps", type=int, help="Overrides --epochs."),
     _option(
         "warmup", "--warmup", type=float,
@@ -79,8 +79,8 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
         "prompts", "--prompts/--no-prompts",
         help='Prefix queries with "Query: " and passages with "Passage: " (also at inference).',
     ),
-    _option("query_prompt", "--query-prompt"),
-    _option("passage_prompt", "--passage-prompt"),
+    _option("query_prompt", "--query-prompt", help="Prefix of queries (with --prompts)."),
+    _option("passage_prompt", "--passage-prompt", help="Prefix of passages (with --prompts)."),
     _option(
         "loss", "--loss", type=click.Choice(LOSSES),
         help="cached-mnrl: GradCache variant for batches larger than memory allows.",
@@ -98,10 +98,15 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
         "precision", "--precision", type=click.Choice(PRECISIONS),
         help="bf16 / fp16 need a CUDA GPU.",
     ),
-    _option("gradient_checkpointing", "--gradient-checkpointing", is_flag=True),
-    _option("seed", "--seed", type=int),
+    _option(
+        "gradient_checkpointing", "--gradient-checkpointing", is_flag=True,
+        help="Recompute activations in the backward pass: less memory, slower steps.",
+    ),
+    _option("seed", "--seed", type=int, help="Seed of sampler and training."),
     _option("save_steps", "--save-steps", type=int, help="Checkpoint every N steps."),
-    _option("save_total_limit", "--save-total-limit", type=int),
+    _option(
+        "save_total_limit", "--save-total-limit", type=int, help="Checkpoints kept (oldest go)."
+    ),
     _option(
         "resume", "--resume", is_flag=False, flag_value="latest", metavar="[CHECKPOINT]",
         help="Continue from the latest checkpoint in OUTPUT/checkpoints, or the one given.",
@@ -128,7 +133,7 @@ TRAIN_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = _options(
         "early_stopping_threshold", "--early-stopping-threshold", type=float,
         help="A validation loss must improve by more than this to count as better.",
     ),
-    _option("logging_steps", "--logging-steps", type=int),
+    _option("logging_steps", "--logging-steps", type=int, help="Log the loss every N steps."),
     _option("model_name", "--model-name", help="Name for the model card."),
 )  # fmt: skip
 
