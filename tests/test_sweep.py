@@ -304,8 +304,9 @@ def test_other_settings_are_refused_up_front(tmp_path) -> None:
 def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path) -> None:
     config = _config(tmp_path)
     with sweep_lock(config.output):
-        with pytest.raises(SweepError, match="in use by a running sweep"):
+        with pytest.raises(SweepError, match=f"in use by a running sweep \\(pid {os.getpid()} "):
             _sweep(config, Fakes())
+    assert not (config.output / ".sweep.lock.holder").exists()
     _sweep(config, Fakes())  # released
 
 
@@ -439,3 +440,29 @@ def test_cli_records_the_ratio_schedule(tmp_path, monkeypatch) -> None:
         assert res.exit_code == 0, res.output
     assert [o["ratio_schedule"] for o in seen] == ["exact", "independent"]
     assert seen[0]["max_steps"] == 60
+
+
+def test_the_lock_holds_across_processes_and_dies_with_its_holder(tmp_path) -> None:
+    """filelock: another process's lock refuses us, naming it; killing it frees the folder."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time\nfrom pathlib import Path\n"
+        "from mteb_hybrid.sweep.state import sweep_lock\n"
+        "with sweep_lock(Path(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SweepError, match=f"pid {holder.pid} "):
+            with sweep_lock(tmp_path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with sweep_lock(tmp_path):
+        pass

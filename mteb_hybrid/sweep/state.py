@@ -24,6 +24,7 @@ from mteb_hybrid.sweep.config import SweepConfig
 from mteb_hybrid.sweep.plan import RunSpec
 
 LOCK_FILE = ".sweep.lock"
+LOCK_HOLDER_FILE = ".sweep.lock.holder"
 STATUSES = ("pending", "training", "trained", "evaluating", "done")
 
 
@@ -47,31 +48,30 @@ def read_state(path: Path) -> dict[str, Any] | None:
 
 @contextlib.contextmanager
 def sweep_lock(output: Path) -> Iterator[None]:
-    """Hold ``OUT/.sweep.lock`` (released by the OS if the process dies)."""
-    import fcntl
+    """Hold ``OUT/.sweep.lock`` through :mod:`filelock` (POSIX and Windows; the OS releases it if
+    the process dies); who holds it is written beside it, to ``OUT/.sweep.lock.holder``."""
+    from filelock import FileLock, Timeout
 
     output.mkdir(parents=True, exist_ok=True)
-    path = output / LOCK_FILE
-    with open(path, "a+", encoding="utf-8") as handle:
+    holder_file = output / LOCK_HOLDER_FILE
+    lock = FileLock(str(output / LOCK_FILE), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            holder = holder_file.read_text(encoding="utf-8").strip()
         except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise SweepError(
-                f"{output} is in use by a running sweep ({holder}); wait for it or use another "
-                "--output"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} on {platform.node()}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            holder = ""
+        raise SweepError(
+            f"{output} is in use by a running sweep ({holder or 'another process'}); wait for it "
+            "or use another --output"
+        ) from None
+    try:
+        holder_file.write_text(f"pid {os.getpid()} on {platform.node()}", encoding="utf-8")
+        yield
+    finally:
+        holder_file.unlink(missing_ok=True)
+        lock.release()
 
 
 def new_run_info(
