@@ -17,6 +17,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "table": "mteb_hybrid.leaderboard.cli:table",
     "leaderboard": "mteb_hybrid.leaderboard.cli:leaderboard",
     "sweep": "mteb_hybrid.sweep.cli:sweep",
+    "run": "mteb_hybrid.mteb_cli:run",
 }
 
 

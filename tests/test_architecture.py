@@ -35,6 +35,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
         "mteb_hybrid._autoload",
         "mteb_hybrid.registration",
         "mteb_hybrid.local_models",
+        "mteb_hybrid.mteb_cli",
     ),
     "coverage": ("mteb_hybrid.coverage",),
     "trainers": ("mteb_hybrid.trainers",),

@@ -184,3 +184,35 @@ def test_wheel_ships_the_start_up_hook(tmp_path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "mteb_hybrid_autoload.pth" in names
     assert "mteb_hybrid/tasks/xquad_r.py" in names
+
+
+def test_mteb_hybrid_run_is_a_second_door_when_the_start_up_hook_is_off(
+    tiny_models, shared_data, tmp_path
+) -> None:
+    """With the .pth hook turned off, `mteb-hybrid run` registers the tasks and hands every
+    flag to mteb's own CLI: the result lands in mteb's layout with our sidecar beside it."""
+    env = {
+        **os.environ,
+        "MTEB_HYBRID_AUTOREGISTER": "0",
+        "MTEB_HYBRID_DATA": str(shared_data),
+        "MTEB_HYBRID_QUERIES_PER_LANGUAGE": "10",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    hidden = subprocess.run(
+        [sys.executable, "-c", "import mteb; mteb.get_task('MLQARRetrieval')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert hidden.returncode != 0  # the hook is really off: plain mteb does not know the task
+    command = [sys.executable, "-m", "mteb_hybrid.cli", "run", "-m", str(tiny_models[0])]
+    command += ["-t", "MLQARRetrieval", "--output-folder", "out", "--batch-size", "64"]
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result_file,) = (tmp_path / "out" / "results").glob("*/*/MLQARRetrieval.json")
+    scores = {s["hf_subset"]: s for s in json.loads(result_file.read_text())["scores"]["test"]}
+    assert len(scores) == 56 and scores["eng-all"]["num_queries"] == 10
+    assert result_file.with_name("MLQARRetrieval.per_query.npz").is_file()

@@ -398,7 +398,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         scores: dict[str, dict[str, Any]] = {}
         for hf_subset in wanted:
             values: dict[str, Any] = dict(self._results[hf_subset].scores)
-            self._add_main_score(values)
+            values["main_score"] = values[self.metadata.main_score]  # as mteb does
             scores[hf_subset] = values
         sink = type(self).per_query_sink
         if sink is not None:
