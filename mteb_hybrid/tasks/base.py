@@ -68,6 +68,30 @@ def eval_langs_for(languages: list[str], pairs: list[tuple[str, str]]) -> dict[s
     return eval_langs
 
 
+def mteb_mean_note(mono: int, cross: int, multi: int) -> str:
+    """The sentence each task's description ends with: what mteb's one number for the task is.
+
+    mteb's tooling (``TaskResult.get_score``, ``ModelResult``, benchmark tables) averages
+    ``main_score`` over every subset with equal weight, and mteb 2.26 has no per-task hook to
+    change that aggregate (it is computed from the saved JSON, not by the task). So the setting
+    with most subsets dominates it; ``tests/test_mteb_aggregate.py`` checks these counts against
+    the task's default subsets.
+    """
+    total = mono + cross + multi
+    counts = ", ".join(
+        f"{n} {name}"
+        for n, name in ((mono, "monolingual"), (cross, "cross-lingual"), (multi, "pooled"))
+        if n
+    )
+    heaviest = max((mono, "monolingual"), (cross, "cross-lingual"), (multi, "pooled"))
+    return (
+        f" Note: mteb's one number for this task is the plain mean of main_score over its "
+        f"{total} default subsets ({counts}), so the {heaviest[1]} setting carries "
+        f"{heaviest[0] / total:.0%} of it; mteb offers no hook to weight the settings equally: "
+        "read the per-setting macro averages (mteb-hybrid leaderboard)."
+    )
+
+
 def all_pairs(languages: list[str]) -> list[tuple[str, str]]:
     """Every mono, every cross pair and every pooled setting, in that order."""
     mono = [(x, x) for x in languages]

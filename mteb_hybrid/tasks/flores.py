@@ -33,7 +33,7 @@ from mteb_hybrid.env import env_choice
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.groups import TASK_GROUPS
 from mteb_hybrid.runs import POOLED, TRAINING_METADATA, split_subset_name
-from mteb_hybrid.tasks.base import eval_langs_for, subset_name
+from mteb_hybrid.tasks.base import eval_langs_for, mteb_mean_note, subset_name
 from mteb_hybrid.tasks.pivot import PivotSubsetsTask, matrix_pairs, pivot_pairs
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_FLORES_FULL_MATRIX"
@@ -138,7 +138,7 @@ class FloresRetrieval(PivotSubsetsTask):
             "rank_distance). There is NO monolingual setting: FLORES has one sentence per "
             "language per item. Quechua is Ayacucho (quy_Latn), labelled quy; it stands in for "
             "XM3600's Cusco Quechua (quz), which FLORES lacks. Low-resource group (XM3600): ben, "
-            "mri, quy (for quz), swa, tel."
+            "mri, quy (for quz), swa, tel." + mteb_mean_note(0, 70, 36)
         ),
         reference="https://github.com/dadelani/sib-200",
         dataset={"path": "dadelani/sib-200", "revision": SIB200_COMMIT},

@@ -14,7 +14,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb_hybrid.data.miracl import MIRACL_LANGUAGES, MIRACL_REPOS, MiraclLanguage, load_miracl
 from mteb_hybrid.evaluation.collection import RetrievalCollection, build_collection
 from mteb_hybrid.runs import POOLED
-from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for
+from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, eval_langs_for, mteb_mean_note
 
 LANGUAGES = list(MIRACL_LANGUAGES)
 
@@ -83,7 +83,7 @@ class MIRACLMultilingualRetrieval(MultiSettingRetrievalTask):
             "MIRACL has no parallel queries, hence no cross-lingual subsets. Corpus: the "
             "hard-negatives pools by default, the full Wikipedia corpora as an option. Main "
             "score nDCG@10; recall@100 as in the hybrid-batch paper. Qrels with score 0 are "
-            "not relevant."
+            "not relevant." + mteb_mean_note(18, 0, 18)
         ),
         reference="http://miracl.ai",
         dataset={

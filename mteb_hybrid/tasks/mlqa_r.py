@@ -6,7 +6,12 @@ from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_hybrid.data.lareqa import MLQA_R_COMMIT, MLQA_R_SHA256
 from mteb_hybrid.evaluation.collection import RetrievalCollection
-from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, all_pairs, eval_langs_for
+from mteb_hybrid.tasks.base import (
+    MultiSettingRetrievalTask,
+    all_pairs,
+    eval_langs_for,
+    mteb_mean_note,
+)
 from mteb_hybrid.tasks.lareqa_collection import LAREQA_CITATION, lareqa_collection
 
 LANGUAGES = sorted(MLQA_R_SHA256)
@@ -24,7 +29,7 @@ class MLQARRetrieval(MultiSettingRetrievalTask):
             "cross-lingual (eng-deu; a question counts only where its answer exists in the corpus "
             "language) and pooled multilingual (eng-all: 20,534 sentences). Scored by exact mAP "
             "over the full ranking; pooled subsets add rank_distance (language bias). "
-            "Non-commercial license."
+            "Non-commercial license." + mteb_mean_note(7, 42, 7)
         ),
         reference="https://github.com/google-research-datasets/lareqa",
         dataset={"path": "google-research-datasets/lareqa", "revision": MLQA_R_COMMIT},

@@ -22,7 +22,7 @@ from mteb_hybrid.data.xm3600 import (
 )
 from mteb_hybrid.evaluation.collection import RetrievalCollection
 from mteb_hybrid.groups import TASK_GROUPS
-from mteb_hybrid.tasks.base import eval_langs_for, subset_name
+from mteb_hybrid.tasks.base import eval_langs_for, mteb_mean_note, subset_name
 from mteb_hybrid.tasks.pivot import PIVOT, PivotSubsetsTask, matrix_pairs, pivot_pairs
 
 FULL_MATRIX_ENV = "MTEB_HYBRID_XM3600_FULL_MATRIX"
@@ -129,7 +129,7 @@ class XM3600Retrieval(PivotSubsetsTask):
             "the full 36 x 36 matrix as an option) and pooled multilingual (eng-all: all "
             "captions in one ranking). Scored by exact mAP over the full ranking; pooled subsets "
             "add rank_distance (each language's best rank first). Low-resource languages per "
-            "the XM3600 paper: bn, mi, quz, sw, te."
+            "the XM3600 paper: bn, mi, quz, sw, te." + mteb_mean_note(35, 70, 36)
         ),
         reference="https://google.github.io/crossmodal-3600/",
         dataset={"path": DEFAULT_HF_REPO, "revision": str(HF_REPOS[DEFAULT_HF_REPO])},

@@ -6,7 +6,12 @@ from mteb.abstasks.task_metadata import TaskMetadata
 
 from mteb_hybrid.data.lareqa import XQUAD_R_COMMIT, XQUAD_R_SHA256
 from mteb_hybrid.evaluation.collection import RetrievalCollection
-from mteb_hybrid.tasks.base import MultiSettingRetrievalTask, all_pairs, eval_langs_for
+from mteb_hybrid.tasks.base import (
+    MultiSettingRetrievalTask,
+    all_pairs,
+    eval_langs_for,
+    mteb_mean_note,
+)
 from mteb_hybrid.tasks.lareqa_collection import LAREQA_CITATION, lareqa_collection
 
 LANGUAGES = sorted(XQUAD_R_SHA256)
@@ -24,6 +29,7 @@ class XQuADRRetrieval(MultiSettingRetrievalTask):
             "cross-lingual (eng-deu: English questions, German sentences) and pooled multilingual "
             "(eng-all: all 13,014 sentences of all languages in one ranking, 11 relevant). Scored "
             "by exact mAP over the full ranking; pooled subsets add rank_distance (language bias)."
+            + mteb_mean_note(11, 110, 11)
         ),
         reference="https://github.com/google-research-datasets/lareqa",
         dataset={"path": "google-research-datasets/lareqa", "revision": XQUAD_R_COMMIT},
