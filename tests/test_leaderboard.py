@@ -10,10 +10,13 @@ code paths as a real evaluation.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
+import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -788,3 +791,68 @@ def test_bundle_refuses_runs_from_a_modified_tree(fake_results, tmp_path) -> Non
     assert "Not from a clean commit" in (tmp_path / "b" / "README.md").read_text()
 
     assert CliRunner().invoke(main, ["leaderboard"]).exit_code == 2  # RESULTS or --check
+
+
+def test_html_page_sorts_its_columns_and_keeps_notes_under_each_table(fake_board) -> None:
+    """The page's structure: an inline sorting script, thead/tbody in every table, each
+    section's notes right under its table; a restyled head still checks against an old bundle."""
+    from mteb_hybrid.leaderboard.check import _comparable
+    from mteb_hybrid.leaderboard.export import sections
+
+    _, board = fake_board
+    page = render(board, "html")
+    head, body = page.split("</head>", 1)
+    assert "<script>" in head and "aria-sort" in head and "localeCompare" in head
+    assert "max-width:1240px" in head and "overflow-x:auto" in head
+    tables = body.split("<table>")[1:]
+    assert len(tables) == 8 and all("<thead>" in t and "<tbody>" in t for t in tables)
+    with_notes = [s for s in sections(board, "pm") if s.notes]
+    assert with_notes
+    for section, table in zip(sections(board, "pm"), tables, strict=True):
+        after = table.split("</table>", 1)[1].lstrip()
+        if section.notes:
+            assert after.startswith("<ul>"), section.title
+    old_style = ["<!DOCTYPE html>", "<html><head>", "<style>x</style></head><body>", "<h1>x</h1>"]
+    new_style = ["<html><head>", "<script>y</script>", "</head><body>", "<h1>x</h1>"]
+    assert _comparable("leaderboard.html", old_style) == ["<h1>x</h1>"]
+    assert _comparable("leaderboard.html", new_style) == ["<h1>x</h1>"]
+    assert _comparable("leaderboard.csv", old_style) == old_style
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium on this machine")
+def test_html_page_in_headless_chromium_at_1280_px(fake_board, tmp_path) -> None:
+    """In a real browser at 1280 px: no horizontal scrolling of the page, and a click on a
+    column header sorts that table's rows by the column's numbers (then the other way)."""
+    _, board = fake_board
+    probe = """<script>
+window.addEventListener("load", function () {
+  var table = document.querySelector("table"), th = table.tHead.rows[0].cells[3];
+  function column() {
+    return Array.prototype.map.call(table.tBodies[0].rows, function (r) {
+      return parseFloat(r.cells[3].textContent);
+    }).filter(function (v) { return !isNaN(v); }).join(",");
+  }
+  th.click(); var up = column(); th.click(); var down = column();
+  var out = document.createElement("pre"); out.id = "probe";
+  out.textContent = JSON.stringify({scroll: document.documentElement.scrollWidth,
+    width: window.innerWidth, up: up, down: down});
+  document.body.appendChild(out);
+});
+</script></body>"""
+    page = tmp_path / "board.html"
+    page.write_text(render(board, "html").replace("</body>", probe), encoding="utf-8")
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--window-size=1280,900",
+         "--virtual-time-budget=3000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout)
+    assert found, done.stderr[-2000:]
+    probe_out = json.loads(html.unescape(found.group(1)))
+    assert probe_out["scroll"] <= probe_out["width"] <= 1280, probe_out
+    up = [float(v) for v in probe_out["up"].split(",")]
+    down = [float(v) for v in probe_out["down"].split(",")]
+    assert len(up) >= 3 and up == sorted(up) and down == sorted(up, reverse=True)

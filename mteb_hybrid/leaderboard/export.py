@@ -523,8 +523,70 @@ def to_latex(board: Leaderboard, interval: str = "pm") -> str:
     return "\n".join(out)
 
 
+# The page reads at 1280 px without horizontal scrolling: a compact font, header cells and the
+# row labels wrap; a table wider than the page (a per-language table of 36 languages) scrolls
+# inside itself instead of widening the page. Everything is inline: the page is one file.
+HTML_STYLE = (
+    "<style>"
+    "body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;"
+    "max-width:1240px;margin:16px auto;padding:0 12px}"
+    "h1{font-size:22px}h2{font-size:18px;margin-top:28px}h3{font-size:15px}"
+    "table{border-collapse:collapse;font-size:12.5px;margin:6px 0;display:block;"
+    "max-width:100%;overflow-x:auto}"
+    "th,td{padding:3px 6px;border:1px solid #ccc;vertical-align:top}"
+    "td{white-space:nowrap}td:first-child{white-space:normal;min-width:9em;max-width:17em;"
+    "overflow-wrap:anywhere}"
+    "th{background:#f2f2f2;white-space:normal;cursor:pointer;user-select:none}"
+    "th:hover{background:#e6e6e6}"
+    "th[aria-sort=ascending]::after{content:' \\25B2'}"
+    "th[aria-sort=descending]::after{content:' \\25BC'}"
+    "tbody tr:nth-child(even){background:#fafafa}"
+    "ul{font-size:13px;color:#444;margin-top:4px}li{margin:2px 0}"
+    "</style>"
+)
+# Click a column header to sort its table (again: the other way). Cells sort by their leading
+# number ("79.20 ± 1.10†" by 79.20); cells without one ("–") go last, in text order.
+HTML_SORT_SCRIPT = """<script>
+document.addEventListener("DOMContentLoaded", function () {
+  function key(row, col) {
+    var cell = row.cells[col], text = cell ? cell.textContent.trim() : "";
+    var number = parseFloat(text.replace(/\u2212/g, "-"));
+    return isNaN(number) ? {n: null, t: text} : {n: number, t: text};
+  }
+  document.querySelectorAll("table").forEach(function (table) {
+    var head = table.tHead, body = table.tBodies[0];
+    if (!head || !body) return;
+    Array.prototype.forEach.call(head.rows[0].cells, function (th, col) {
+      th.title = "Sort by this column";
+      th.addEventListener("click", function () {
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(head.rows[0].cells, function (other) {
+          other.removeAttribute("aria-sort");
+        });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a, col), y = key(b, col), order;
+          if (x.n === null || y.n === null) {
+            if (x.n !== null) return -1;
+            if (y.n !== null) return 1;
+            order = x.t.localeCompare(y.t);
+          } else {
+            order = x.n - y.n;
+          }
+          return ascending ? order : -order;
+        });
+        rows.forEach(function (row) { body.appendChild(row); });
+      });
+    });
+  });
+});
+</script>"""
+
+
 def to_html(board: Leaderboard, interval: str = "pm") -> str:
-    """A standalone HTML page: every section's table and notes."""
+    """A standalone HTML page: every section's table with its notes under it; columns sort on a
+    click (inline script), and the page reads at 1280 px without horizontal scrolling."""
     import html
 
     from tabulate import tabulate
@@ -532,8 +594,10 @@ def to_html(board: Leaderboard, interval: str = "pm") -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html><head><meta charset="utf-8"><title>Leaderboard</title>',
-        "<style>table{border-collapse:collapse}td,th{padding:2px 8px;border:1px solid #ccc}"
-        "</style></head><body>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        HTML_STYLE,
+        HTML_SORT_SCRIPT,
+        "</head><body>",
         "<h1>Leaderboard</h1>",
         *[f"<p>{html.escape(line)}</p>" for line in _header_lines(board)],
     ]
