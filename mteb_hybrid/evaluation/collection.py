@@ -110,6 +110,26 @@ class RetrievalCollection:
         return subsets
 
 
+def relevant_within_items(items: Sequence[str]) -> list[np.ndarray]:
+    """Per text, the indices of the other texts of its item (never itself), sorted.
+
+    For collections whose every text is a query and a document (XM3600 captions of one image,
+    FLORES translations of one sentence); built with arrays, as XM3600 has 261,375 texts.
+    """
+    codes: dict[str, int] = {}
+    groups = np.array([codes.setdefault(item, len(codes)) for item in items], dtype=np.int64)
+    relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(items)
+    if not len(groups):
+        return relevant
+    order = np.argsort(groups, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(groups[order]) != 0])
+    for members in np.split(order, starts[1:]):
+        members = np.sort(members)
+        for position, query in enumerate(members):
+            relevant[query] = np.delete(members, position)
+    return relevant
+
+
 def build_collection(
     languages: Sequence[str],
     documents: Sequence[tuple[str, str, str]],

@@ -30,7 +30,11 @@ from mteb_hybrid.data.flores import (
 )
 from mteb_hybrid.data.languages import iso3
 from mteb_hybrid.env import env_choice
-from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
+from mteb_hybrid.evaluation.collection import (
+    RetrievalCollection,
+    Subset,
+    relevant_within_items,
+)
 from mteb_hybrid.groups import TASK_GROUPS
 from mteb_hybrid.runs import POOLED, TRAINING_METADATA, split_subset_name
 from mteb_hybrid.tasks.base import eval_langs_for, mteb_mean_note, subset_name
@@ -78,15 +82,7 @@ def flores_collection(
             langs.append(position)
             items.append(row.index_id)
     lang_array = np.asarray(langs, dtype=np.int64)
-    item_codes: dict[str, int] = {}
-    item_array = np.array([item_codes.setdefault(i, len(item_codes)) for i in items], dtype=int)
-    order = np.argsort(item_array, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(item_array[order]) != 0]) if len(order) else []
-    relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(ids)
-    for members in np.split(order, starts[1:]) if len(order) else []:
-        members = np.sort(members)
-        for position, query in enumerate(members):
-            relevant[query] = np.delete(members, position)
+    relevant = relevant_within_items(items)
     collection = RetrievalCollection(
         languages=list(codes),
         doc_ids=ids,
@@ -102,7 +98,7 @@ def flores_collection(
     collection.metadata.update(
         dataset="sib-200",
         variants=list(sentences),
-        items=len(item_codes),
+        items=len(set(items)),
         query_item=items,
     )
     return collection

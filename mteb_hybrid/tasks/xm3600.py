@@ -20,7 +20,7 @@ from mteb_hybrid.data.xm3600 import (
     XM3600Captions,
     load_xm3600,
 )
-from mteb_hybrid.evaluation.collection import RetrievalCollection
+from mteb_hybrid.evaluation.collection import RetrievalCollection, relevant_within_items
 from mteb_hybrid.groups import TASK_GROUPS
 from mteb_hybrid.tasks.base import eval_langs_for, mteb_mean_note, subset_name
 from mteb_hybrid.tasks.pivot import PIVOT, PivotSubsetsTask, matrix_pairs, pivot_pairs
@@ -71,15 +71,7 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
     ids = [c.id for c in captions]
     texts = [c.text for c in captions]
     langs = np.array([lang_index[c.lang] for c in captions], dtype=np.int64)
-    image_codes: dict[str, int] = {}
-    images = np.array([image_codes.setdefault(c.image, len(image_codes)) for c in captions])
-    order = np.argsort(images, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(images[order]) != 0])
-    relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(captions)
-    for members in np.split(order, starts[1:]) if len(order) else []:
-        members = np.sort(members)
-        for position, query in enumerate(members):
-            relevant[query] = np.delete(members, position)
+    relevant = relevant_within_items([c.image for c in captions])
     collection = RetrievalCollection(
         languages=list(data.languages),
         doc_ids=ids,
@@ -95,7 +87,7 @@ def xm3600_collection(data: XM3600Captions) -> RetrievalCollection:
     collection.metadata.update(
         dataset="xm3600",
         source=data.source,
-        images=len(image_codes),
+        images=len({c.image for c in captions}),
         captions_per_language=data.counts(),
         skipped_blank_captions=data.skipped_blank,
         images_without_language=data.images_without,
