@@ -61,7 +61,7 @@ def caption_counts(rng: np.random.Generator) -> np.ndarray:
 
 def synthetic(seed: int = 0):  # noqa: ANN201 - (collection, embeddings)
     """The collection (grouped by language) and float32 unit embeddings."""
-    from mteb_hybrid.evaluation.collection import RetrievalCollection
+    from mteb_hybrid.evaluation.collection import RetrievalCollection, relevant_within_items
 
     rng = np.random.default_rng(seed)
     counts = caption_counts(rng)
@@ -82,13 +82,7 @@ def synthetic(seed: int = 0):  # noqa: ANN201 - (collection, embeddings)
         block += noise
         block /= np.linalg.norm(block, axis=1, keepdims=True)
         emb[start:stop] = block
-    order = np.argsort(image_of, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(image_of[order]) != 0])
-    relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * N_CAPTIONS
-    for members in np.split(order, starts[1:]):
-        members = np.sort(members)
-        for position, query in enumerate(members):
-            relevant[query] = np.delete(members, position)
+    relevant = relevant_within_items(image_of.tolist())
     collection = RetrievalCollection(
         languages=list(LANGS),
         doc_ids=ids,

@@ -8,7 +8,7 @@ corpus. So one embedding table and one pass over the score matrix serve every se
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -110,13 +110,13 @@ class RetrievalCollection:
         return subsets
 
 
-def relevant_within_items(items: Sequence[str]) -> list[np.ndarray]:
+def relevant_within_items(items: Sequence[Hashable]) -> list[np.ndarray]:
     """Per text, the indices of the other texts of its item (never itself), sorted.
 
     For collections whose every text is a query and a document (XM3600 captions of one image,
     FLORES translations of one sentence); built with arrays, as XM3600 has 261,375 texts.
     """
-    codes: dict[str, int] = {}
+    codes: dict[Hashable, int] = {}
     groups = np.array([codes.setdefault(item, len(codes)) for item in items], dtype=np.int64)
     relevant: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(items)
     if not len(groups):
