@@ -185,18 +185,12 @@ def parse_split_file(path: str | os.PathLike[str]) -> list[FloresSentence]:
     return sentences
 
 
-def load_flores(
+def load_flores_files(
     languages: Sequence[str],
     split: str = "test",
     data_dir: str | os.PathLike[str] | None = None,
-) -> dict[str, list[FloresSentence]]:
-    """Fetch (local folder, cache or verified download) and parse one split of each language.
-
-    ``languages`` are any codes :func:`resolve_variant` takes; the result is keyed by variant, in
-    the order given. Every language must hold the same ``index_id``s in the same order as
-    English (or the first language when English is not asked for): a difference is a
-    one-line error naming both files.
-    """
+) -> dict[str, tuple[Path, list[FloresSentence]]]:
+    """As :func:`load_flores`, with each variant's verified file path beside its sentences."""
     check_split(split)
     wanted = list(dict.fromkeys(resolve_variant(code) for code in languages))
     paths = {variant: fetch(remote_file(variant, split), data_dir) for variant in wanted}
@@ -219,7 +213,23 @@ def load_flores(
                     f"language of a split needs the same index_ids in the same order: use the "
                     f"SIB-200 files of commit {SIB200_COMMIT[:7]}"
                 )
-    return {variant: loaded[variant] for variant in paths}
+    return {variant: (paths[variant], loaded[variant]) for variant in paths}
+
+
+def load_flores(
+    languages: Sequence[str],
+    split: str = "test",
+    data_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, list[FloresSentence]]:
+    """Fetch (local folder, cache or verified download) and parse one split of each language.
+
+    ``languages`` are any codes :func:`resolve_variant` takes; the result is keyed by variant, in
+    the order given. Every language must hold the same ``index_id``s in the same order as
+    English (or the first language when English is not asked for): a difference is a
+    one-line error naming both files.
+    """
+    files = load_flores_files(languages, split, data_dir)
+    return {variant: sentences for variant, (_, sentences) in files.items()}
 
 
 def trained_splits(specs: Sequence[str]) -> set[str]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
-from mteb_hybrid.data.download import fetch
 from mteb_hybrid.data.flores import (
     FLORES_LANGUAGES,
     check_split,
     dataset_code,
-    load_flores,
-    remote_file,
+    load_flores_files,
     resolve_variant,
 )
 from mteb_hybrid.trainers.records import TrainingDataError, TrainingRecord, check_record
@@ -35,9 +33,8 @@ def iter_flores_records(
         variants = [resolve_variant(code) for code in (languages or FLORES_LANGUAGES)]
     except ValueError as error:
         raise TrainingDataError(f"flores: {error}") from None
-    loaded = load_flores(variants, split, data_dir)
-    for variant, sentences in loaded.items():
-        source = str(fetch(remote_file(variant, split), data_dir))
+    for variant, (path, sentences) in load_flores_files(variants, split, data_dir).items():
+        source = str(path)
         for line, sentence in enumerate(sentences, start=2):
             yield check_record(
                 TrainingRecord(
