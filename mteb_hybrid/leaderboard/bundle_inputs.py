@@ -77,7 +77,11 @@ def portable(value: Any, rewrites: Sequence[tuple[str, str]]) -> Any:
 
 
 def _input_files(source: Path) -> Iterator[Path]:
-    """The files of a results folder that a bundle carries."""
+    """The files of a results folder that a bundle carries (its result files: those the
+    leaderboard reads, :func:`mteb_hybrid.leaderboard.results.result_files`)."""
+    from mteb_hybrid.leaderboard.results import result_files
+
+    results = set(result_files(source))
     for path in sorted(source.rglob("*")):
         if not path.is_file():
             continue
@@ -91,16 +95,8 @@ def _input_files(source: Path) -> Iterator[Path]:
             yield path
         elif name.endswith(".per_query.npz"):
             yield path
-        elif name.endswith(".json") and _is_result_json(path):
+        elif path in results:
             yield path
-
-
-def _is_result_json(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and "scores" in data and "task_name" in data
 
 
 def _git_states(folder: Path) -> dict[str, str | None]:

@@ -2,8 +2,14 @@
 
 Any folder mteb writes works: ``<folder>/results/<model, "/"->"__">/<revision>/<Task>.json``
 (the folder given to ``mteb.ResultCache``), its ``results/`` folder, one model's folder, or single
-result files. A result file is recognised by its content (``task_name`` and ``scores``), so the
-other JSON files there (``model_meta.json``) are skipped. Bare ``NaN`` in the JSON is accepted.
+result files. mteb's result API does the reading (:mod:`mteb_hybrid.leaderboard.mteb_results`):
+``ResultCache.get_cache_paths`` lists a cache root's files, ``TaskResult.from_disk`` parses each
+file (bare ``NaN`` accepted). What mteb has no public API for stays here: finding the files of a
+``results/`` folder not named so, of one model's folder or of one revision (``ResultCache`` only
+lists a cache root), a result's model from its ``model_meta.json`` while keeping the file's path
+(``ResultCache.load_results`` returns ``ModelResult``s without paths, and the per-query sidecar
+and the run's records are found from the path), and our own files (``run.json``,
+``sweep.json``, training metadata, sidecars).
 
 Each score is one row of the tidy table: (model, revision, task, split, subset, setting, query
 language, corpus language, metric, value). Settings follow the hf_subset name of multi-setting tasks
@@ -30,6 +36,7 @@ from mteb_hybrid.evaluation.per_query import (
     per_query_path,
 )
 from mteb_hybrid.files import read_json
+from mteb_hybrid.leaderboard import mteb_results
 from mteb_hybrid.runs import (
     BATCH_KINDS,
     CHECKPOINTS,
@@ -44,6 +51,9 @@ from mteb_hybrid.runs import (
 
 SETTINGS = ("mono", "cross", "multi")
 NON_RESULT_FILES = {"model_meta.json", RUN_FILE, SWEEP_FILE}
+# folders below a results folder that hold no result of a model's own (mteb's experiments
+# folder: ResultCache.load_results leaves it out by default)
+NON_RESULT_DIRS = {"runs", CHECKPOINTS, "coverage", "experiments"}
 # mteb's names for our metrics in stock retrieval tasks
 METRIC_ALIASES: dict[str, tuple[str, ...]] = {"map": ("map_at_1000",)}
 _LANG = re.compile(r"^[a-z]{2,3}$")
@@ -79,6 +89,8 @@ class ModelRun:
     seed: int | None = None
     family: str | None = None
     result_files: dict[str, Path] = field(default_factory=dict)
+    # task -> its mteb.results.TaskResult, as read from result_files[task]
+    task_results: dict[str, Any] = field(default_factory=dict, repr=False)
     run_info: dict[str, Any] | None = None
     trained_languages: list[str] | None = None
     batch_types: dict[str, int] | None = None
@@ -137,13 +149,16 @@ class ResultSet:
         """The per-query sidecar of one run and task (``{subset: {field: array}}``), or ``None``."""
         key = (run, task)
         if key not in self._per_query:
-            path = self.runs[run].result_files.get(task)
+            model_run = self.runs[run]
+            path = model_run.result_files.get(task)
             sidecar = None if path is None else per_query_path(path)
             values = None
             if sidecar is not None and sidecar.is_file():
                 values = load_per_query(sidecar)
+                parsed = model_run.task_results[task]
+                read = {"dataset_revision": parsed.dataset_revision, "scores": parsed.scores}
                 try:
-                    check_against_result(sidecar, values, _read(path))
+                    check_against_result(sidecar, values, read)
                 except PerQueryMismatch as error:
                     raise ResultsError(str(error)) from None
             self._per_query[key] = values
@@ -204,22 +219,28 @@ def _read(path: Path) -> Any:
     return read_json(path, error=ResultsError)
 
 
-def is_result_file(data: Any) -> bool:
-    """Whether parsed JSON is an mteb TaskResult."""
-    return isinstance(data, dict) and "task_name" in data and isinstance(data.get("scores"), dict)
+def result_files(path: Path) -> list[Path]:
+    """The mteb result files of a results path (any of the forms :func:`load_results` takes).
 
-
-def _result_files(path: Path) -> Iterator[Path]:
+    A cache root (it holds ``results/``) or a folder named ``results`` is listed by mteb's
+    ``ResultCache``; a results folder named otherwise, one model's folder or one revision's
+    folder by a walk applying the same rule (every ``*.json`` but ``model_meta.json``), since
+    ``ResultCache`` lists only a cache root.
+    """
     if path.is_file():
-        yield path
-        return
-    root = path / "results" if (path / "results").is_dir() else path
-    for file in sorted(root.rglob("*.json")):
+        return [path]
+    if (path / "results").is_dir():
+        return mteb_results.cache_result_paths(path)
+    if path.name == "results":
+        return mteb_results.cache_result_paths(path.parent)
+    files = []
+    for file in sorted(path.rglob("*.json")):
         if file.name in NON_RESULT_FILES or file.name.startswith("."):
             continue
-        if {"runs", CHECKPOINTS}.intersection(file.relative_to(root).parts[:-1]):
+        if NON_RESULT_DIRS.intersection(file.relative_to(path).parts[:-1]):
             continue
-        yield file
+        files.append(file)
+    return files
 
 
 def _model_of(file: Path) -> tuple[str, str, dict[str, Any]]:
@@ -339,14 +360,14 @@ def load_results(paths: Sequence[str | os.PathLike[str]], split: str | None = No
 
             result.coverage.update(read_coverage_reports(path))
         sweep_runs = _sweep_runs(path)
-        found = 0
-        for file in _result_files(path):
-            data = _read(file)
-            if not is_result_file(data):
-                continue
-            found += 1
-            _add_result(result, label, file, data, split, sweep_runs)
-        if not found:
+        files = result_files(path)
+        for file in files:
+            try:
+                parsed = mteb_results.read_task_result(file)
+            except mteb_results.TaskResultError as error:
+                raise ResultsError(str(error)) from None
+            _add_result(result, label, file, parsed, split, sweep_runs)
+        if not files:
             raise ResultsError(
                 f"{path}: no mteb result JSON found; give the folder passed to mteb's "
                 "ResultCache (it holds results/<model>/<revision>/<Task>.json)"
@@ -369,7 +390,7 @@ def _add_result(
     result: ResultSet,
     label: str,
     file: Path,
-    data: dict[str, Any],
+    parsed: Any,
     split: str | None,
     sweep_runs: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
@@ -394,16 +415,15 @@ def _add_result(
         run.trained_languages = _trained_languages(meta)
         run.batch_types, run.ratio_schedule = _batch_types(info, meta)
         result.runs[key] = run
-    task = str(data["task_name"])
+    task = parsed.task_name
     run.result_files[task] = file
-    for split_name, entries in data["scores"].items():
+    run.task_results[task] = parsed
+    for split_name, entries in parsed.scores.items():
         if split is not None and split_name != split:
             continue
-        for entry in entries or []:
-            if not isinstance(entry, dict):
-                continue
-            subset = str(entry.get("hf_subset", "default"))
-            setting, query_lang, corpus_lang = classify_subset(subset, entry.get("languages"))
+        for entry in entries:  # mteb validated each: a dict with hf_subset and languages
+            subset = entry["hf_subset"]
+            setting, query_lang, corpus_lang = classify_subset(subset, entry["languages"])
             scores = {}
             for metric, value in entry.items():
                 number = _number(value)
