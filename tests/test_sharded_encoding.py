@@ -25,7 +25,7 @@ from mteb_hybrid.tasks.sharded_encoding import (
     model_identity,
     shard_settings,
 )
-from tests.test_xm3600_helpers import XM3600_FIXTURE, HashingEncoder
+from tests.test_xm3600_helpers import MIRACL_FIXTURE, XM3600_FIXTURE, HashingEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 CRASHING_CLI = REPO / "tests" / "fixtures" / "shards" / "crashing_cli.py"
@@ -167,6 +167,29 @@ def test_shard_dir_alone_takes_the_sharded_path_and_a_changed_dtype_is_refused(
     with pytest.raises(ShardStoreError) as error:
         xm3600(languages=["en", "de"]).evaluate(HashingEncoder(), "test", encode_kwargs={})
     assert str(folder) in str(error.value) and "dtype 'float16'" in str(error.value)
+
+
+def test_miracl_passages_with_titles_score_the_same_from_shards(monkeypatch, tmp_path):
+    """Titled passages reach the model as mteb sends them from the shards too."""
+    from mteb_hybrid.tasks.encoding import document_keys
+    from mteb_hybrid.tasks.miracl import MIRACLMultilingualRetrieval
+    from mteb_hybrid.tasks.sharded_encoding import row_keys
+
+    def miracl():
+        task = MIRACLMultilingualRetrieval(data_dir=MIRACL_FIXTURE, languages=["de", "en", "te"])
+        task.load_data()
+        return task
+
+    expected_task = miracl()
+    expected = expected_task.evaluate(HashingEncoder(), "dev", encode_kwargs={})
+    col = expected_task.collection
+    assert col.doc_titles is not None and any(col.doc_titles)
+    assert list(row_keys(col, 0, len(col.doc_ids))) == document_keys(col)
+    monkeypatch.setenv(SHARD_DIR_ENV, str(tmp_path / "shards"))
+    monkeypatch.setenv(SHARD_SIZE_ENV, "5")
+    task = miracl()
+    assert task.evaluate(HashingEncoder(), "dev", encode_kwargs={}) == expected
+    assert task.encoding_counts["document_shards_encoded"] == -(-len(col.doc_ids) // 5)
 
 
 # -- torchrun: two processes, one killed, then resumed -----------------------------------------

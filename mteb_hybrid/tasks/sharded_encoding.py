@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -44,7 +45,6 @@ from mteb_hybrid.evaluation.shards import (
 )
 from mteb_hybrid.tasks.encoding import (
     _encode,
-    document_keys,
     document_rows,
     encode_queries,
     unique_texts,
@@ -201,6 +201,15 @@ class ShardOutcome:
         )
 
 
+def row_keys(collection: RetrievalCollection, start: int, stop: int) -> Iterator[str]:
+    """``"<title>\x00<text>"`` of documents ``start .. stop`` (as
+    :func:`~mteb_hybrid.tasks.encoding.document_keys`, one shard at a time: 106M keys at once
+    would copy the corpus text)."""
+    titles = collection.doc_titles
+    for i in range(start, stop):
+        yield f"{titles[i] if titles is not None else ''}\x00{collection.doc_texts[i]}"
+
+
 def encode_documents_sharded(
     model: Any,
     collection: RetrievalCollection,
@@ -230,12 +239,11 @@ def encode_documents_sharded(
     settings = settings or ShardSettings(root=Path(folder))
     workers = workers or Workers()
     folder = Path(folder)
-    keys = document_keys(collection)
     plan = StorePlan(
         model=model_name,
         revision=revision,
-        rows=len(keys),
-        rows_sha256=texts_digest(keys),
+        rows=len(collection.doc_texts),
+        rows_sha256=texts_digest(row_keys(collection, 0, len(collection.doc_texts))),
         dtype=settings.dtype,
         shard_size=settings.shard_size,
     )
@@ -269,7 +277,7 @@ def encode_documents_sharded(
     ) as bar:
         for index in mine:
             start, stop = store.ranges[index]
-            distinct, inverse = unique_texts(keys[start:stop])
+            distinct, inverse = unique_texts(list(row_keys(collection, start, stop)))
             embeddings = _encode(
                 model,
                 document_rows(distinct, with_titles=with_titles),
