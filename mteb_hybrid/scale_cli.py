@@ -95,19 +95,24 @@ def _prepare(options: dict[str, Any]) -> tuple[Any, Any, Any]:
     ):
         if value is not None:
             os.environ[env] = str(value)
-    register()
-    workers = join_process_group()
-    model = _load_model(options["model"])
-    from mteb_hybrid.tasks import build_task, task_class
+    from mteb_hybrid.tasks import TASKS, task_class
 
-    if task_class(options["task"]) is None:
-        raise click.BadParameter(f"{options['task']!r} is not a task of mteb-hybrid", "--task")
+    cls = task_class(options["task"])
+    if cls is None:
+        names = ", ".join(cls.metadata.name for cls in TASKS)
+        raise click.BadParameter(f"{options['task']!r}: use one of {names}", param_hint="--task")
     task_options = _task_options(options["task_options"])
     if options["languages"]:
         task_options["languages"] = [c.strip() for c in options["languages"].split(",")]
     if options["data_dir"]:
         task_options["data_dir"] = options["data_dir"]
-    task = build_task(options["task"], **task_options)
+    register()
+    try:
+        task = cls(**task_options)
+    except ValueError as error:  # a language or option the task refuses
+        raise click.BadParameter(str(error), param_hint="--languages / --option") from None
+    workers = join_process_group()
+    model = _load_model(options["model"])
     return workers, model, task
 
 

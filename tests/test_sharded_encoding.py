@@ -192,6 +192,92 @@ def test_miracl_passages_with_titles_score_the_same_from_shards(monkeypatch, tmp
     assert task.encoding_counts["document_shards_encoded"] == -(-len(col.doc_ids) // 5)
 
 
+class _RanksInTurn:
+    """torch.distributed's two calls for ranks run one after another in this process: rank 0's
+    broadcast is kept and handed to the ranks after it; the barrier returns at once."""
+
+    def __init__(self):
+        self.sent = None
+
+    def broadcast_object_list(self, box, src):
+        assert src == 0
+        if self.sent is None:
+            self.sent = list(box)
+        box[:] = self.sent
+
+    def barrier(self):
+        pass
+
+
+def test_rank_r_of_w_encodes_every_wth_missing_shard(tmp_path):
+    from mteb_hybrid.tasks.sharded_encoding import (
+        ShardSettings,
+        Workers,
+        encode_documents_sharded,
+    )
+
+    task = xm3600(languages=["en", "de", "fr"])
+    settings = ShardSettings(root=tmp_path, shard_size=4)
+    n_shards = -(-len(task.collection.doc_ids) // 4)
+    assert n_shards >= 6
+
+    def run(rank, world, group):
+        return encode_documents_sharded(
+            HashingEncoder(),
+            task.collection,
+            tmp_path / "store",
+            model_name="test/hashing-encoder",
+            revision="dim48",
+            task_metadata=task.metadata,
+            hf_split="test",
+            hf_subset=task.hf_subsets[0],
+            encode_kwargs={"show_progress_bar": False},
+            settings=settings,
+            workers=Workers(rank=rank, world=world, _dist=group),
+        )
+
+    def complete():
+        return [i for i in range(n_shards) if store.is_complete(i)]
+
+    group = _RanksInTurn()
+    with pytest.raises(ShardStoreError, match="still missing after every rank finished"):
+        run(0, 2, group)  # a fresh store: rank 0 of 2 writes shard i with i % 2 == 0
+    store = ShardStore.load(tmp_path / "store")
+    assert complete() == list(range(0, n_shards, 2))
+    assert run(1, 2, group).encoded == list(range(1, n_shards, 2))
+    assert complete() == list(range(n_shards))
+
+    lost = [0, 1, 2, 3, 4]  # a resume with 3 ranks shares out the missing shards only
+    for i in lost:
+        store.path(i).unlink()
+    group = _RanksInTurn()
+    with pytest.raises(ShardStoreError):
+        run(0, 3, group)
+    assert [i for i in lost if store.is_complete(i)] == [0, 3]
+    with pytest.raises(ShardStoreError):
+        run(2, 3, group)
+    assert [i for i in lost if store.is_complete(i)] == [0, 2, 3]
+    outcome = run(1, 3, group)
+    assert outcome.encoded == [1, 4] and outcome.complete_before == n_shards - len(lost)
+    assert complete() == list(range(n_shards))
+
+
+def test_the_commands_refuse_unknown_tasks_and_languages_in_one_line():
+    from click.testing import CliRunner
+
+    from mteb_hybrid.cli import main
+
+    for args, says in (
+        (["-t", "NoSuchTask"], "use one of XQuADRRetrieval"),
+        (["-t", "XQuADRRetrieval", "-l", "en,xx"], "has no language xx"),
+        (["-t", "XQuADRRetrieval", "--option", "novalue"], "expected KEY=VALUE"),
+    ):
+        for command in ("encode", "evaluate"):
+            result = CliRunner().invoke(main, [command, "-m", "some/model", *args])
+            assert result.exit_code == 2, result.output
+            assert says in result.output
+
+
 # -- torchrun: two processes, one killed, then resumed -----------------------------------------
 def free_port() -> int:
     with socket.socket() as sock:
