@@ -86,6 +86,7 @@ def _prepare(options: dict[str, Any]) -> tuple[Any, Any, Any]:
         SHARD_DTYPE_ENV,
         SHARD_SIZE_ENV,
         join_process_group,
+        shard_root,
     )
 
     for env, value in (
@@ -95,11 +96,13 @@ def _prepare(options: dict[str, Any]) -> tuple[Any, Any, Any]:
     ):
         if value is not None:
             os.environ[env] = str(value)
+    # `evaluate` scores through mteb: a set root sends the task to the store whatever its size
+    os.environ[SHARD_DIR_ENV] = str(shard_root())
     from mteb_hybrid.tasks import TASKS, task_class
 
     cls = task_class(options["task"])
     if cls is None:
-        names = ", ".join(cls.metadata.name for cls in TASKS)
+        names = ", ".join(known.metadata.name for known in TASKS)
         raise click.BadParameter(f"{options['task']!r}: use one of {names}", param_hint="--task")
     task_options = _task_options(options["task_options"])
     if options["languages"]:

@@ -34,8 +34,9 @@ SHARD_ENVS = (SHARD_DIR_ENV, SHARD_THRESHOLD_ENV, SHARD_SIZE_ENV, SHARD_DTYPE_EN
 
 @pytest.fixture(autouse=True)
 def clean_shard_env(monkeypatch, tmp_path):
-    for name in SHARD_ENVS:
-        monkeypatch.delenv(name, raising=False)
+    for name in SHARD_ENVS:  # set, then removed: undone at the end even if a command sets it
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("MTEB_HYBRID_VERIFY", "0")  # the fixture is a user-supplied copy
     monkeypatch.setenv("MTEB_HYBRID_CACHE", str(tmp_path / "cache"))
 
@@ -276,6 +277,37 @@ def test_the_commands_refuse_unknown_tasks_and_languages_in_one_line():
             result = CliRunner().invoke(main, [command, "-m", "some/model", *args])
             assert result.exit_code == 2, result.output
             assert says in result.output
+
+
+def test_evaluate_alone_scores_from_the_default_store_without_the_in_memory_path(
+    monkeypatch, tmp_path, tiny_models
+):
+    """One process, no --shards: the store lies under the cache, and mteb's scoring step reads
+    it (the in-memory encoder is never called, whatever the corpus size)."""
+    from click.testing import CliRunner
+
+    from mteb_hybrid.cli import main
+    from mteb_hybrid.tasks import base
+
+    def in_memory(*args, **kwargs):
+        raise AssertionError("the in-memory encoding ran")
+
+    monkeypatch.setattr(base, "encode_collection", in_memory)
+    results = tmp_path / "results"
+    args = [
+        "evaluate", "-m", str(tiny_models[0]), "-t", "XM3600Retrieval", "-l", "en,de",
+        "--data-dir", str(XM3600_FIXTURE), "--option", "source=official",
+        "--shard-size", "10", "--output-folder", str(results),
+    ]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    (folder,) = store_folders(tmp_path / "cache" / "shards")
+    assert folder.relative_to(tmp_path / "cache" / "shards").parts[0].startswith("local__")
+    assert not ShardStore.load(folder).missing()
+    (written,) = results.rglob("XM3600Retrieval.json")
+    assert str(written) in result.output
+    scores = json.loads(written.read_text())["scores"]["test"]
+    assert {entry["hf_subset"] for entry in scores} >= {"eng-deu", "eng-all"}
 
 
 # -- torchrun: two processes, one killed, then resumed -----------------------------------------
