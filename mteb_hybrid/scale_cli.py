@@ -45,7 +45,13 @@ _OPTIONS = [
         metavar="KEY=VALUE",
         help="A task option, e.g. corpus=full (MIRACL), full_cross_matrix=true (XM3600).",
     ),
-    click.option("--batch-size", type=int, default=32, show_default=True, help="Per process."),
+    click.option(
+        "--batch-size",
+        type=int,
+        default=32,
+        show_default=True,
+        help="Texts per encoding batch, per process.",
+    ),
     click.option(
         "--dtype",
         type=click.Choice(DTYPES),
@@ -59,6 +65,16 @@ _OPTIONS = [
         help="Rows per shard (default $MTEB_HYBRID_SHARD_SIZE, else 100000).",
     ),
 ]
+
+
+EPILOG = """\b
+One process (GPU or CPU):   mteb-hybrid encode -m MODEL -t TASK --shards DIR
+Several GPUs:   torchrun --nproc-per-node 8 -m mteb_hybrid.cli encode ...
+Several nodes:  torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d
+                --rdzv-endpoint HOST:29500 --rdzv-id JOB -m mteb_hybrid.cli encode ...
+                (DIR on a file system every node sees)
+A killed run resumes: the same command encodes the missing shards only.
+"""
 
 
 def _with_options(command: Any) -> Any:
@@ -144,7 +160,7 @@ def _encode(options: dict[str, Any]) -> tuple[Any, Any, Any]:
     return outcome, model, task
 
 
-@click.command("encode")
+@click.command("encode", epilog=EPILOG)
 @_with_options
 def encode(**options: Any) -> None:
     """Encode a task's documents into its shard store (resumable; torchrun shares the work)."""
@@ -160,7 +176,7 @@ def encode(**options: Any) -> None:
         click.echo(str(outcome.store.folder))
 
 
-@click.command("evaluate")
+@click.command("evaluate", epilog=EPILOG)
 @_with_options
 @click.option(
     "--output-folder",

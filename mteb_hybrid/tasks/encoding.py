@@ -144,7 +144,7 @@ def symmetric_encoding(model: Any) -> bool:
 
 
 def document_keys(collection: RetrievalCollection) -> list[str]:
-    """Per document, ``"<title>\x00<text>"``: what identifies the text a model sees for it."""
+    """Per document, ``"<title>\\x00<text>"``: what identifies the text a model sees for it."""
     titles = collection.doc_titles or [""] * len(collection.doc_texts)
     return [f"{title}\x00{text}" for title, text in zip(titles, collection.doc_texts, strict=True)]
 

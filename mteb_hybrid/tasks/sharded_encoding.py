@@ -202,7 +202,7 @@ class ShardOutcome:
 
 
 def row_keys(collection: RetrievalCollection, start: int, stop: int) -> Iterator[str]:
-    """``"<title>\x00<text>"`` of documents ``start .. stop`` (as
+    """``"<title>\\x00<text>"`` of documents ``start .. stop`` (as
     :func:`~mteb_hybrid.tasks.encoding.document_keys`, one shard at a time: 106M keys at once
     would copy the corpus text)."""
     titles = collection.doc_titles
