@@ -97,6 +97,10 @@ def test_bad_shard_values_are_one_line_errors(monkeypatch, tmp_path, name, value
         shard_settings(5)
     assert name in str(error.value) and says in str(error.value)
     assert "\n" not in str(error.value)
+    from mteb_hybrid.tasks.xm3600 import XM3600Retrieval
+
+    with pytest.raises(OptionError, match=name):  # when the task is built, before its data
+        XM3600Retrieval(data_dir=XM3600_FIXTURE)
 
 
 def test_a_model_without_name_and_revision_has_no_store():

@@ -206,6 +206,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         elif not isinstance(max_chunk_bytes, int) or max_chunk_bytes <= 0:
             raise OptionError(f"max_chunk_bytes={max_chunk_bytes!r}: expected bytes above 0")
         self.max_chunk_bytes = max_chunk_bytes
+        shard_settings(0)  # a bad MTEB_HYBRID_SHARD_* value stops here, not after loading data
         self._results: dict[str, SubsetResult] = {}
         self._results_key: tuple | None = None
         self.encoding_counts: dict[str, int] = {}
