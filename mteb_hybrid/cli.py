@@ -18,6 +18,8 @@ _SUBCOMMANDS: dict[str, str] = {
     "leaderboard": "mteb_hybrid.leaderboard.cli:leaderboard",
     "sweep": "mteb_hybrid.sweep.cli:sweep",
     "run": "mteb_hybrid.mteb_cli:run",
+    "encode": "mteb_hybrid.scale_cli:encode",
+    "evaluate": "mteb_hybrid.scale_cli:evaluate",
 }
 
 

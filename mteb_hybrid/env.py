@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 _YES = {"1", "true", "yes", "on"}
 _NO = {"0", "false", "no", "off"}
@@ -82,3 +83,15 @@ def env_choice(name: str, choices: Sequence[str]) -> str | None:
     if value not in choices:
         raise OptionError(f"{name}={value!r}: use one of {', '.join(choices)}, or leave it unset")
     return value
+
+
+def env_path(name: str) -> Path | None:
+    """``$name`` as a folder path, ``~`` expanded (``None`` when unset or empty); a path that
+    exists and is not a folder is an :class:`OptionError`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{name}={value!r}: not a folder; give a folder path, or leave it unset")
+    return path

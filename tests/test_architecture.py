@@ -36,6 +36,7 @@ ROOMS: dict[str, tuple[str, ...]] = {
         "mteb_hybrid.registration",
         "mteb_hybrid.local_models",
         "mteb_hybrid.mteb_cli",
+        "mteb_hybrid.scale_cli",
     ),
     "coverage": ("mteb_hybrid.coverage",),
     "trainers": ("mteb_hybrid.trainers",),

@@ -18,12 +18,19 @@ from mteb.abstasks.retrieval import AbsTaskRetrieval
 
 from mteb_hybrid.data.languages import either_code, from_iso3, iso3
 from mteb_hybrid.env import OptionError, env_positive_float, env_positive_int, positive_int
+from mteb_hybrid.evaluation.blocks import DocumentBlocks
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset, content_digest
 from mteb_hybrid.evaluation.evaluator import SubsetResult, evaluate_subsets
 from mteb_hybrid.evaluation.ranking import DEFAULT_MAX_CHUNK_BYTES
 from mteb_hybrid.evaluation.subsample import independent_subsample, parallel_subsample
 from mteb_hybrid.runs import POOLED, split_subset_name
 from mteb_hybrid.tasks.encoding import encode_collection
+from mteb_hybrid.tasks.sharded_encoding import (
+    encode_collection_sharded,
+    model_identity,
+    shard_settings,
+    task_store_folder,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -199,6 +206,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         elif not isinstance(max_chunk_bytes, int) or max_chunk_bytes <= 0:
             raise OptionError(f"max_chunk_bytes={max_chunk_bytes!r}: expected bytes above 0")
         self.max_chunk_bytes = max_chunk_bytes
+        shard_settings(0)  # a bad MTEB_HYBRID_SHARD_* value stops here, not after loading data
         self._results: dict[str, SubsetResult] = {}
         self._results_key: tuple | None = None
         self.encoding_counts: dict[str, int] = {}
@@ -438,7 +446,12 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     def score_subsets(
         self, model: Any, hf_subsets: list[str], split: str, encode_kwargs: dict[str, Any]
     ) -> dict[str, SubsetResult]:
-        """Encode the collection once and score the given subsets exactly."""
+        """Encode the collection once and score the given subsets exactly.
+
+        A corpus above ``$MTEB_HYBRID_SHARD_THRESHOLD`` documents (default 2,000,000), or any
+        corpus while ``$MTEB_HYBRID_SHARD_DIR`` is set, is encoded into an on-disk shard store
+        (resumable; :mod:`mteb_hybrid.tasks.sharded_encoding`) and scored from it block by block.
+        """
         assert self.collection is not None
         subsets = [self.subset(name) for name in hf_subsets]
         chosen = self.query_indices()
@@ -452,15 +465,34 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             dtype=np.int64,
         )
         encode_kwargs = {"batch_size": 32, **encode_kwargs}
-        query_emb, doc_emb, self.encoding_counts = encode_collection(
-            model,
-            self.collection,
-            task_metadata=self.metadata,
-            hf_split=split,
-            hf_subset=hf_subsets[0],
-            encode_kwargs=encode_kwargs,
-            query_indices=chosen,
-        )
+        settings = shard_settings(len(self.collection.doc_ids))
+        doc_emb: np.ndarray | DocumentBlocks
+        if settings is None:
+            query_emb, doc_emb, self.encoding_counts = encode_collection(
+                model,
+                self.collection,
+                task_metadata=self.metadata,
+                hf_split=split,
+                hf_subset=hf_subsets[0],
+                encode_kwargs=encode_kwargs,
+                query_indices=chosen,
+            )
+        else:  # documents on disk, shard by shard; the scorer reads them as blocks
+            name, revision = model_identity(model)
+            folder = task_store_folder(self, model, settings.root)
+            query_emb, doc_emb, self.encoding_counts = encode_collection_sharded(
+                model,
+                self.collection,
+                folder,
+                model_name=name,
+                revision=revision,
+                task_metadata=self.metadata,
+                hf_split=split,
+                hf_subset=hf_subsets[0],
+                encode_kwargs=encode_kwargs,
+                query_indices=chosen,
+                settings=settings,
+            )
         results = evaluate_subsets(
             self.collection,
             query_emb,

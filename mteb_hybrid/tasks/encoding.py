@@ -13,7 +13,7 @@ This is the tasks' adapter to mteb's encoder interface (it uses mteb's private
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -62,13 +62,15 @@ def _encode(
     hf_subset: str,
     encode_kwargs: dict[str, Any],
     description: str = "Encoding",
+    bar: Any = None,
 ) -> np.ndarray:
     """Encode ``rows`` through mteb's dataloader and ``model.encode`` with one progress bar.
 
     The texts go longest first in chunks of ``CHUNK_BATCHES`` batches (as sentence-transformers
     sorts within one call, so padding stays small), each chunk one ``model.encode`` call with the
     model's own bar off; one tqdm bar over the whole pass counts texts (texts/s, ETA) on stderr.
-    ``encode_kwargs["show_progress_bar"] = False`` turns it off, as in mteb.
+    ``encode_kwargs["show_progress_bar"] = False`` turns it off, as in mteb. A caller's ``bar``
+    (a tqdm bar over several passes) is advanced instead of opening one.
     """
     from datasets import Dataset
     from mteb._create_dataloaders import create_dataloader
@@ -80,12 +82,15 @@ def _encode(
     order = sorted(range(size), key=lambda i: -len(rows["text"][i]))
     call_kwargs = {**encode_kwargs, "show_progress_bar": False}
     parts: list[np.ndarray] = []
-    with tqdm(
-        total=size,
-        desc=description,
-        unit="text",
-        disable=not encode_kwargs.get("show_progress_bar", True),
-    ) as bar:
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(
+            total=size,
+            desc=description,
+            unit="text",
+            disable=not encode_kwargs.get("show_progress_bar", True),
+        )
+    try:
         for start in range(0, size, chunk):
             picked = order[start : start + chunk]
             with _datasets_bars_quiet():
@@ -107,6 +112,9 @@ def _encode(
                 embeddings = embeddings.detach().float().cpu().numpy()
             parts.append(np.asarray(embeddings, dtype=np.float32))
             bar.update(len(picked))
+    finally:
+        if own_bar:
+            bar.close()
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
     out = np.empty((size, parts[0].shape[1]), dtype=np.float32)
@@ -135,6 +143,78 @@ def symmetric_encoding(model: Any) -> bool:
     )
 
 
+def document_keys(collection: RetrievalCollection) -> list[str]:
+    """Per document, ``"<title>\\x00<text>"``: what identifies the text a model sees for it."""
+    titles = collection.doc_titles or [""] * len(collection.doc_texts)
+    return [f"{title}\x00{text}" for title, text in zip(titles, collection.doc_texts, strict=True)]
+
+
+def document_rows(keys: Sequence[str], *, with_titles: bool) -> dict[str, list[str]]:
+    """mteb's corpus rows (``id``, ``text``, ``title`` when the collection has titles) of
+    document keys (:func:`document_keys`); ids are positions."""
+    rows: dict[str, list[str]] = {
+        "id": [str(i) for i in range(len(keys))],
+        "text": [key.split("\x00", 1)[1] for key in keys],
+    }
+    if with_titles:
+        rows["title"] = [key.split("\x00", 1)[0] for key in keys]
+    return rows
+
+
+def untitled_positions(keys: Sequence[str]) -> dict[str, int]:
+    """Text -> position of the documents without a title, text stripped: the documents a query
+    of a symmetric model may reuse (mteb sends a document as ``"<title> <text>"`` stripped, a
+    query as it is)."""
+    return {key.split("\x00", 1)[1].strip(): i for i, key in enumerate(keys) if key[:1] == "\x00"}
+
+
+def encode_queries(
+    model: Any,
+    collection: RetrievalCollection,
+    query_indices: np.ndarray,
+    *,
+    doc_position: dict[str, int],
+    doc_rows: Callable[[list[int]], np.ndarray],
+    dim: int,
+    task_metadata: Any,
+    hf_split: str,
+    hf_subset: str,
+    encode_kwargs: dict[str, Any],
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Embed the queries at ``query_indices``, each distinct text once; rows of other queries are
+    zeros. Where the model encodes queries and documents alike (:func:`symmetric_encoding`), a
+    query whose text is the text of ``doc_position`` reuses that document's row (``doc_rows``)."""
+    from mteb.types import PromptType
+
+    wanted = [collection.query_texts[i] for i in query_indices]
+    distinct_queries, query_inverse = unique_texts(wanted)
+    reuse: dict[int, int] = {}
+    if symmetric_encoding(model):
+        reuse = {
+            q: doc_position[text]
+            for q, text in enumerate(distinct_queries)
+            if text == text.strip() and text in doc_position
+        }
+    to_encode = [q for q in range(len(distinct_queries)) if q not in reuse]
+    encoded_queries = np.zeros((len(distinct_queries), dim), dtype=np.float32)
+    if to_encode:
+        encoded_queries[to_encode] = _encode(
+            model,
+            {"id": [str(q) for q in to_encode], "text": [distinct_queries[q] for q in to_encode]},
+            task_metadata=task_metadata,
+            prompt_type=PromptType.query,
+            hf_split=hf_split,
+            hf_subset=hf_subset,
+            encode_kwargs=encode_kwargs,
+            description=f"{task_metadata.name}: queries",
+        )
+    if reuse:
+        encoded_queries[list(reuse)] = doc_rows(list(reuse.values()))
+    query_embeddings = np.zeros((len(collection.query_ids), dim), np.float32)
+    query_embeddings[query_indices] = encoded_queries[query_inverse]
+    return query_embeddings, {"queries_encoded": len(to_encode), "queries_reused": len(reuse)}
+
+
 def encode_collection(
     model: Any,
     collection: RetrievalCollection,
@@ -152,20 +232,10 @@ def encode_collection(
     """
     from mteb.types import PromptType
 
-    titles = collection.doc_titles or [""] * len(collection.doc_texts)
-    doc_keys = [
-        f"{title}\x00{text}" for title, text in zip(titles, collection.doc_texts, strict=True)
-    ]
-    distinct_docs, doc_inverse = unique_texts(doc_keys)
-    doc_rows: dict[str, list[str]] = {
-        "id": [str(i) for i in range(len(distinct_docs))],
-        "text": [key.split("\x00", 1)[1] for key in distinct_docs],
-    }
-    if collection.doc_titles is not None:
-        doc_rows["title"] = [key.split("\x00", 1)[0] for key in distinct_docs]
+    distinct_docs, doc_inverse = unique_texts(document_keys(collection))
     distinct_doc_embeddings = _encode(
         model,
-        doc_rows,
+        document_rows(distinct_docs, with_titles=collection.doc_titles is not None),
         task_metadata=task_metadata,
         prompt_type=PromptType.document,
         hf_split=hf_split,
@@ -177,44 +247,17 @@ def encode_collection(
 
     if query_indices is None:
         query_indices = np.arange(len(collection.query_ids))
-    wanted = [collection.query_texts[i] for i in query_indices]
-    distinct_queries, query_inverse = unique_texts(wanted)
-    reuse: dict[int, int] = {}
-    if symmetric_encoding(model):
-        # mteb sends a document as "<title> <text>" stripped; a query goes as it is, so only a
-        # query equal to what the model saw as a document may reuse that document's embedding
-        doc_position = {
-            key.split("\x00", 1)[1].strip(): i
-            for i, key in enumerate(distinct_docs)
-            if key.startswith("\x00")
-        }
-        reuse = {
-            q: doc_position[text]
-            for q, text in enumerate(distinct_queries)
-            if text == text.strip() and text in doc_position
-        }
-    to_encode = [q for q in range(len(distinct_queries)) if q not in reuse]
-    encoded_queries = np.zeros(
-        (len(distinct_queries), distinct_doc_embeddings.shape[1]), dtype=np.float32
+    query_embeddings, query_counts = encode_queries(
+        model,
+        collection,
+        query_indices,
+        doc_position=untitled_positions(distinct_docs),
+        doc_rows=lambda rows: distinct_doc_embeddings[rows],
+        dim=distinct_doc_embeddings.shape[1],
+        task_metadata=task_metadata,
+        hf_split=hf_split,
+        hf_subset=hf_subset,
+        encode_kwargs=encode_kwargs,
     )
-    if to_encode:
-        encoded_queries[to_encode] = _encode(
-            model,
-            {"id": [str(q) for q in to_encode], "text": [distinct_queries[q] for q in to_encode]},
-            task_metadata=task_metadata,
-            prompt_type=PromptType.query,
-            hf_split=hf_split,
-            hf_subset=hf_subset,
-            encode_kwargs=encode_kwargs,
-            description=f"{task_metadata.name}: queries",
-        )
-    if reuse:
-        encoded_queries[list(reuse)] = distinct_doc_embeddings[list(reuse.values())]
-    query_embeddings = np.zeros((len(collection.query_ids), encoded_queries.shape[1]), np.float32)
-    query_embeddings[query_indices] = encoded_queries[query_inverse]
-    counts = {
-        "documents_encoded": len(distinct_docs),
-        "queries_encoded": len(to_encode),
-        "queries_reused": len(reuse),
-    }
+    counts = {"documents_encoded": len(distinct_docs), **query_counts}
     return query_embeddings, doc_embeddings, counts
