@@ -200,3 +200,24 @@ def test_only_cache_refuses_a_result_of_other_options(tmp_path, shared_data):
             overwrite_strategy="only-cache",
             show_progress_bar=False,
         )
+
+
+def test_shard_store_path_has_its_own_identity(tmp_path, shared_data, monkeypatch):
+    """float16 shard rows score slightly differently from in-memory float32 rows: a result made
+    through a shard store never shares mteb's cached result with one made in memory, and the
+    in-memory path keeps the identity it had before shards existed."""
+    from mteb_hybrid.tasks import XQuADRRetrieval
+
+    options = {"data_dir": shared_data, "languages": ["en", "de"]}
+    in_memory = XQuADRRetrieval(**options)
+    in_memory.load_data()
+    assert "document_store" not in in_memory.result_identity()
+    before = in_memory.apply_identity()
+    monkeypatch.setenv("MTEB_HYBRID_SHARD_DIR", str(tmp_path / "shards"))
+    float16 = XQuADRRetrieval(**options).apply_identity()
+    monkeypatch.setenv("MTEB_HYBRID_SHARD_DTYPE", "float32")
+    float32 = XQuADRRetrieval(**options).apply_identity()
+    assert len({before, float16, float32}) == 3
+    monkeypatch.delenv("MTEB_HYBRID_SHARD_DIR")
+    monkeypatch.setenv("MTEB_HYBRID_SHARD_THRESHOLD", "10")  # above 10 documents: sharded too
+    assert XQuADRRetrieval(**options).apply_identity() == float32

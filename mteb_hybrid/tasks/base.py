@@ -307,9 +307,11 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
     def result_identity(self) -> dict[str, Any]:
         """Everything the scores depend on besides the model: the data's content digest, the
         collection languages, the subsets and splits run, the query subsample and its seed, and
-        the task's own options (:meth:`identity_options`). Needs the data loaded."""
+        the task's own options (:meth:`identity_options`), and, when the documents go through an
+        on-disk shard store, its dtype (float16 rows score slightly differently from the in-memory
+        float32 path, so the two never share a cached result). Needs the data loaded."""
         qpl = self.queries_per_language
-        return {
+        identity = {
             "data": self._data_digest,
             "languages": list(self.collection_languages),
             "hf_subsets": sorted(self.hf_subsets),
@@ -318,6 +320,11 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             "subsample_seed": self.seed if qpl else None,
             **self.identity_options(),
         }
+        assert self.collection is not None
+        sharded = shard_settings(len(self.collection.doc_ids))
+        if sharded is not None:  # absent on the in-memory path: its results keep their revision
+            identity["document_store"] = f"shards-{sharded.dtype}"
+        return identity
 
     def identity_options(self) -> dict[str, Any]:
         """Task-specific options that change scores (a corpus choice, a split); none here."""
