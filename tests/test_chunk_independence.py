@@ -20,6 +20,7 @@ from mteb_hybrid.evaluation.ranking import (
     chunk_bytes_from_env,
     chunk_size_for,
     iter_relevant_ranks,
+    normalise_rows,
 )
 
 LANGS = ("en", "de", "ru")
@@ -91,11 +92,13 @@ def _order_of(docs: list[tuple[str, str, str]], doc_ids: list[str]) -> list[int]
 
 
 def _prepared(embeddings: np.ndarray, similarity: str) -> np.ndarray:
+    """The float32 vectors the evaluator scores (cosine: its row-wise deterministic
+    normalisation), for the references to be exact on the same vectors."""
     import torch
 
-    tensor = torch.as_tensor(embeddings)
+    tensor = torch.tensor(embeddings, dtype=torch.float32)
     if similarity == "cosine":
-        tensor = torch.nn.functional.normalize(tensor, dim=1)
+        tensor = normalise_rows(tensor)
     return tensor.numpy()
 
 

@@ -19,7 +19,6 @@ from mteb_hybrid.evaluation.ranking import (
     DEFAULT_MAX_CHUNK_BYTES,
     RankChunk,
     iter_relevant_ranks,
-    prepare_documents,
 )
 from mteb_hybrid.runs import POOLED
 
@@ -42,7 +41,7 @@ class SubsetResult:
 def evaluate_subsets(
     collection: RetrievalCollection,
     query_embeddings,  # noqa: ANN001 - array-like
-    doc_embeddings,  # noqa: ANN001 - array-like
+    doc_embeddings,  # noqa: ANN001 - array-like (n_docs, dim) or DocumentBlocks
     subsets: Sequence[Subset],
     *,
     query_indices: np.ndarray | None = None,
@@ -51,10 +50,15 @@ def evaluate_subsets(
     max_chunk_bytes: int = DEFAULT_MAX_CHUNK_BYTES,
     progress: bool = True,
 ) -> dict[str, SubsetResult]:
-    """Exact full-ranking scores for every subset, in one streamed pass per query language.
+    """Exact full-ranking scores for every subset, in one streamed pass over the documents.
 
-    Queries without a relevant document in a subset's corpus are left out of that subset (as mteb
-    does). ``query_indices`` restricts the queries (e.g. a subsample); default all.
+    ``doc_embeddings`` is one array or a :class:`~mteb_hybrid.evaluation.blocks.DocumentBlocks`
+    (e.g. memmaps of on-disk shards, never loaded together): see
+    :func:`~mteb_hybrid.evaluation.ranking.iter_relevant_ranks`, which also shares the queries
+    among the processes of an initialised ``torch.distributed`` group (every process returns the
+    same results). Queries without a relevant document in a subset's corpus are left out of that
+    subset (as mteb does). ``query_indices`` restricts the queries (e.g. a subsample); default
+    all.
     """
     if isinstance(doc_embeddings, DocumentBlocks):  # until the scorer streams blocks (issue 14)
         doc_embeddings = np.concatenate([np.asarray(b, np.float32) for _, b in doc_embeddings])
@@ -65,29 +69,33 @@ def evaluate_subsets(
     collected: dict[str, dict[str, list[np.ndarray]]] = {s.name: {} for s in subsets}
     ids: dict[str, list[str]] = {s.name: [] for s in subsets}
     lang_index = {lang: i for i, lang in enumerate(collection.languages)}
-    prepared = None
-    for query_lang, lang_subsets in by_lang.items():
+    # every query language in one pass over the documents (its queries together, in order)
+    scored = []
+    for query_lang in by_lang:
         indices = collection.queries_of(query_lang)
         if allowed is not None:
             indices = np.array([i for i in indices if i in allowed], dtype=np.int64)
-        if indices.size == 0:
-            continue
-        if prepared is None:  # the documents once for every query language
-            prepared = prepare_documents(
-                collection, doc_embeddings, similarity=similarity, device=device
-            )
-        for chunk in iter_relevant_ranks(
+        scored.append(indices)
+    scored_indices = np.concatenate(scored) if scored else np.empty(0, dtype=np.int64)
+    chunks = (
+        iter_relevant_ranks(
             collection,
             query_embeddings,
             doc_embeddings,
-            indices,
+            scored_indices,
             similarity=similarity,
             device=device,
             max_chunk_bytes=max_chunk_bytes,
             progress=progress,
-            prepared=prepared,
-        ):
-            for subset in lang_subsets:
+        )
+        if scored_indices.size
+        else ()
+    )
+    for whole in chunks:
+        chunk_langs = collection.query_langs[whole.query_indices]
+        for lang_code in dict.fromkeys(chunk_langs.tolist()):
+            chunk = whole.rows(chunk_langs == lang_code)
+            for subset in by_lang[collection.languages[lang_code]]:
                 if subset.corpus_lang == POOLED:
                     ranks = chunk.rank_pooled
                 else:
