@@ -11,6 +11,7 @@ same float16-rounded vectors.
 
 from __future__ import annotations
 
+import ctypes
 import pickle
 import threading
 import time
@@ -191,7 +192,7 @@ def test_flores_like_self_documents_and_ties(tmp_path) -> None:
     boundaries = [MIN_WINDOW_ROWS, 2 * MIN_WINDOW_ROWS + 1, 150]
     embeddings[149] = embeddings[150]
     _assert_streaming_is_exact(
-        collection, embeddings, embeddings, "dot", [1, 5000, 40_000], tmp_path, boundaries
+        collection, embeddings, embeddings, "dot", [1, 40_000], tmp_path, boundaries
     )
     # and the streamed scores are pytrec_eval's (integer vectors: exact scores, real ties)
     blocks = _split(embeddings, [MIN_WINDOW_ROWS, 100, 150], tmp_path, np.float16)
@@ -273,6 +274,10 @@ def test_streaming_memory_stays_within_the_bound(tmp_path) -> None:
             peak_anon[0] = max(peak_anon[0], _rss_anon())
             time.sleep(0.002)
 
+    # torch's import and first-call set-up are not the scorer's: done before measuring
+    warm, warm_embeddings = _flores_like(n_items=10)
+    _evaluate(warm, warm_embeddings, _split(warm_embeddings, [7], tmp_path), "cosine", bound)
+    ctypes.CDLL("libc.so.6").malloc_trim(0)  # freed heap (the shards' making) back to the OS
     baseline = _rss_anon()
     sampler = threading.Thread(target=sample)
     tracemalloc.start()
@@ -294,9 +299,15 @@ def test_streaming_memory_stays_within_the_bound(tmp_path) -> None:
         tracemalloc.stop()
     assert results["l0-all"].scores["num_queries"] == n_queries // langs
     # numpy: the window buffer (float16, <= bound / 8), relevant rows, band pairs and results
+    print(
+        f"traced numpy peak {traced_peak / 2**20:.2f} MiB, anon RSS growth "
+        f"{(peak_anon[0] - baseline) / 2**20:.2f} MiB, corpus {corpus_float32 / 2**20:.1f} MiB"
+    )
     assert traced_peak < bound + 4 * 2**20, traced_peak
-    # everything (torch's tiles and float32 windows included), sampled every 2 ms
-    assert peak_anon[0] - baseline < corpus_float32 / 4, (peak_anon[0] - baseline, corpus_float32)
+    # everything (torch's tiles and float32 windows included), sampled every 2 ms: the window
+    # (<= bound) and a tile (<= bound) and a constant, not the corpus
+    growth = peak_anon[0] - baseline
+    assert growth < 3 * bound + 8 * 2**20 < corpus_float32 / 6, (growth, corpus_float32)
 
     # the same corpus held as one float32 array does cost its size: the check can fail
     tracemalloc.start()

@@ -50,7 +50,9 @@ query's own text (``query_self_doc``) is removed from its ranking.
 Several processes: when ``torch.distributed`` is initialised with more than one process, the query
 chunks are shared round-robin (chunk ``i`` to rank ``i mod world``), each process streams every
 window against its chunks, and the chunks are exchanged with ``all_gather_object``: every process
-yields every chunk, identical to a single-process run.
+yields every chunk, identical to a single-process run. Each process scores on the ``device`` it is
+given (e.g. ``cuda:<local rank>``); with the NCCL backend, set that device with
+``torch.cuda.set_device`` first, as ``all_gather_object`` requires.
 """
 
 from __future__ import annotations
