@@ -65,7 +65,7 @@ import numpy as np
 
 from mteb_hybrid.evaluation.blocks import DocumentBlocks
 from mteb_hybrid.evaluation.collection import RetrievalCollection
-from mteb_hybrid.evaluation.spread import gather_chunks, my_chunks
+from mteb_hybrid.evaluation.spread import gather_chunks, my_chunks, process_share
 
 # bytes per (query, document) cell of a tile, an upper bound: float32 score + int64 searchsorted
 # slot (later the bincount key, in place) + float32 gathered band edge + bool band mask = 17; 28
@@ -581,7 +581,7 @@ def iter_relevant_ranks(
             total=n_docs if states else 0,
             desc=f"Scoring {sum(len(s.indices) for s in states)} queries (full ranking)",
             unit="doc",
-            disable=not progress or not states,
+            disable=not progress or not states or process_share()[0] != 0,
         )
         for first, window_rows in _windows(blocks, rows) if states else ():
             window = _to_device(window_rows, similarity, device, own=True)
