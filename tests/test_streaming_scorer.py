@@ -355,3 +355,34 @@ def test_two_gloo_processes_return_the_single_process_results(tmp_path) -> None:
         share, results = pickle.loads((tmp_path / f"rank{rank}.pkl").read_bytes())
         assert share == list(range(rank, 7, 2))  # each process scored its own chunks
         assert results == single
+
+
+# -- the pieces the exactness argument rests on -------------------------------------------------
+
+
+def test_normalised_rows_do_not_depend_on_their_company() -> None:
+    """A row normalised alone, among a few gathered rows or in a large window: the same bits
+    (the canonical scores of a document and of its duplicate elsewhere then tie exactly)."""
+    import torch
+
+    from mteb_hybrid.evaluation.ranking import NORMALISED_NORM_MAX, normalise_rows
+
+    rng = np.random.default_rng(5)
+    matrix = (rng.standard_normal((4099, 385)) * rng.uniform(1e-3, 1e3, (4099, 1))).astype(
+        np.float32
+    )
+    matrix[17] = 0.0
+    whole = normalise_rows(torch.tensor(matrix)).numpy()
+    assert not whole[17].any()
+    for picked in ([3], [4098, 0, 5, 5], list(range(1, 4099, 7))):
+        alone = normalise_rows(torch.tensor(matrix[picked])).numpy()
+        np.testing.assert_array_equal(alone, whole[picked])
+    norms = np.sqrt(np.einsum("ij,ij->i", whole, whole, dtype=np.float64))
+    assert norms.max() <= NORMALISED_NORM_MAX and abs(norms[18:] - 1).max() < 1e-6
+
+
+def test_a_matrix_of_the_wrong_length_is_refused_in_one_line() -> None:
+    collection, embeddings = _flores_like(n_items=10)
+    with pytest.raises(ValueError, match="39 rows but the collection has 40 documents") as error:
+        _evaluate(collection, embeddings, _split(embeddings[:-1], [20], None), "dot", 10_000)
+    assert "\n" not in str(error.value)
