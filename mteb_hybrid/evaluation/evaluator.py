@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mteb_hybrid.evaluation.blocks import DocumentBlocks
 from mteb_hybrid.evaluation.collection import RetrievalCollection, Subset
 from mteb_hybrid.evaluation.metrics import (
     METRIC_NAMES,
@@ -60,8 +59,6 @@ def evaluate_subsets(
     subset (as mteb does). ``query_indices`` restricts the queries (e.g. a subsample); default
     all.
     """
-    if isinstance(doc_embeddings, DocumentBlocks):  # until the scorer streams blocks (issue 14)
-        doc_embeddings = np.concatenate([np.asarray(b, np.float32) for _, b in doc_embeddings])
     allowed = None if query_indices is None else set(np.asarray(query_indices).tolist())
     by_lang: dict[str, list[Subset]] = {}
     for subset in subsets:
