@@ -22,15 +22,19 @@ Two steps, each a subcommand:
     memory every 20 ms from ``/proc/self/status``: anonymous RSS (what the process holds) and
     file-backed RSS (page-cache pages of the mapped shards, shared and reclaimable), and reports
     the peaks against the chunk budget plus the collection's constant cost, with the wall and CPU
-    time, the time per shard and the (query, document) pairs scored per second per core.
-    ``--check`` also scores the same data with the in-memory evaluator (one float32 array) and
-    requires equal scores (use it on a small prefix).
+    time, the time per shard (from the scorer's slice reads of each shard) and the (query,
+    document) pairs scored per second per core. ``--check`` also scores the same data as one
+    float32 array and fails unless every subset's scores are equal (use it on a small prefix);
+    ``--in-memory`` is the baseline that loads the corpus as one float32 array first.
 
 Example (the figures in the report; scratch data outside the repository)::
 
     nice -n 10 python benchmarks/bench_streaming_scale.py generate --out /work/scratch-bench/s10m
     nice -n 10 python benchmarks/bench_streaming_scale.py score --out /work/scratch-bench/s10m \\
-        --queries 100 --threads 2 --json /work/scratch-bench/score-10m-q100.json
+        --queries 200 --threads 2
+    # a documented subset: the first 100,000 rows of each shard (1M documents), 2,000 queries
+    nice -n 10 python benchmarks/bench_streaming_scale.py score --out /work/scratch-bench/s10m \\
+        --rows-per-shard 100000 --queries 2000
 """
 
 from __future__ import annotations
@@ -315,6 +319,8 @@ def score(args: argparse.Namespace) -> None:
     _print(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
+    if report.get("check", "").startswith("DIFFERENT"):
+        sys.exit(1)
 
 
 def _check(collection, queries, blocks, subsets, budget, results) -> str:  # noqa: ANN001
