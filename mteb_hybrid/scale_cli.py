@@ -10,8 +10,9 @@ commands fill is the one ``mteb run`` reads with the same values::
     torchrun --nnodes 4 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 \\
         -m mteb_hybrid.cli evaluate -m MODEL -t MIRACLMultilingualRetrieval --shards /shared/shards
 
-``evaluate`` encodes the missing shards first (every rank), then rank 0 scores every subset and
-writes mteb's result JSON (with the per-query sidecars) under ``--output-folder``.
+``evaluate`` encodes the missing shards first (every rank), then every rank scores its share of
+the query chunks (:mod:`mteb_hybrid.evaluation.spread`) and rank 0 writes mteb's result JSON (with
+the per-query sidecars) under ``--output-folder``; it always scores afresh (the shards are reused).
 """
 
 from __future__ import annotations
@@ -186,28 +187,31 @@ def encode(**options: Any) -> None:
     help="mteb result cache the scores are written to.",
 )
 def evaluate(output_folder: str, **options: Any) -> None:
-    """Encode the missing shards (every rank), then score the task from them (rank 0)."""
+    """Encode the missing shards (every rank), then score the task from them: every rank scores
+    its share of the query chunks, rank 0 writes the results."""
+    import mteb
+
     from mteb_hybrid.tasks.sharded_encoding import leave_process_group
 
     try:
         outcome, model, task = _encode(options)
-    except OneLineError as error:
-        leave_process_group()
-        raise click.ClickException(str(error)) from None
-    leave_process_group()
-    if outcome.rank != 0:
-        return
-    import mteb
-
-    try:
+        # every rank takes part in the scoring (the scorer shares the query chunks out and gathers
+        # them back), so every rank runs the evaluation; only rank 0 keeps a result cache, and it
+        # always scores afresh, so that no rank waits in a collective another skipped on a hit
         mteb.evaluate(
             model,
             [task],
-            cache=mteb.ResultCache(output_folder),
+            cache=mteb.ResultCache(output_folder) if outcome.rank == 0 else None,
+            overwrite_strategy="always",
             encode_kwargs={"batch_size": options["batch_size"]},
+            show_progress_bar=outcome.rank == 0,
         )
     except OneLineError as error:
         raise click.ClickException(str(error)) from None
+    finally:
+        leave_process_group()
+    if outcome.rank != 0:
+        return
     meta = model.mteb_model_meta
     cache = mteb.ResultCache(output_folder)
     click.echo(
