@@ -13,7 +13,7 @@ This is the tasks' adapter to mteb's encoder interface (it uses mteb's private
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -143,10 +143,19 @@ def symmetric_encoding(model: Any) -> bool:
     )
 
 
+def iter_document_keys(
+    collection: RetrievalCollection, start: int = 0, stop: int | None = None
+) -> Iterator[str]:
+    """Per document ``start .. stop`` (default all), ``"<title>\\x00<text>"``: what identifies
+    the text a model sees for it; one at a time, so a shard's keys need no copy of the corpus."""
+    titles = collection.doc_titles
+    for i in range(start, len(collection.doc_texts) if stop is None else stop):
+        yield f"{titles[i] if titles is not None else ''}\x00{collection.doc_texts[i]}"
+
+
 def document_keys(collection: RetrievalCollection) -> list[str]:
-    """Per document, ``"<title>\\x00<text>"``: what identifies the text a model sees for it."""
-    titles = collection.doc_titles or [""] * len(collection.doc_texts)
-    return [f"{title}\x00{text}" for title, text in zip(titles, collection.doc_texts, strict=True)]
+    """Every document's key (:func:`iter_document_keys`)."""
+    return list(iter_document_keys(collection))
 
 
 def document_rows(keys: Sequence[str], *, with_titles: bool) -> dict[str, list[str]]:
@@ -161,7 +170,7 @@ def document_rows(keys: Sequence[str], *, with_titles: bool) -> dict[str, list[s
     return rows
 
 
-def untitled_positions(keys: Sequence[str]) -> dict[str, int]:
+def untitled_positions(keys: Iterable[str]) -> dict[str, int]:
     """Text -> position of the documents without a title, text stripped: the documents a query
     of a symmetric model may reuse (mteb sends a document as ``"<title> <text>"`` stripped, a
     query as it is)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +46,9 @@ from mteb_hybrid.tasks.encoding import (
     _encode,
     document_rows,
     encode_queries,
+    iter_document_keys,
     unique_texts,
+    untitled_positions,
 )
 
 logger = logging.getLogger(__name__)
@@ -201,15 +202,6 @@ class ShardOutcome:
         )
 
 
-def row_keys(collection: RetrievalCollection, start: int, stop: int) -> Iterator[str]:
-    """``"<title>\\x00<text>"`` of documents ``start .. stop`` (as
-    :func:`~mteb_hybrid.tasks.encoding.document_keys`, one shard at a time: 106M keys at once
-    would copy the corpus text)."""
-    titles = collection.doc_titles
-    for i in range(start, stop):
-        yield f"{titles[i] if titles is not None else ''}\x00{collection.doc_texts[i]}"
-
-
 def encode_documents_sharded(
     model: Any,
     collection: RetrievalCollection,
@@ -243,7 +235,7 @@ def encode_documents_sharded(
         model=model_name,
         revision=revision,
         rows=len(collection.doc_texts),
-        rows_sha256=texts_digest(row_keys(collection, 0, len(collection.doc_texts))),
+        rows_sha256=texts_digest(iter_document_keys(collection)),
         dtype=settings.dtype,
         shard_size=settings.shard_size,
     )
@@ -277,7 +269,7 @@ def encode_documents_sharded(
     ) as bar:
         for index in mine:
             start, stop = store.ranges[index]
-            distinct, inverse = unique_texts(list(row_keys(collection, start, stop)))
+            distinct, inverse = unique_texts(list(iter_document_keys(collection, start, stop)))
             embeddings = _encode(
                 model,
                 document_rows(distinct, with_titles=with_titles),
@@ -304,16 +296,6 @@ def encode_documents_sharded(
         rank=workers.rank,
         world=workers.world,
     )
-
-
-def _untitled_rows(collection: RetrievalCollection) -> dict[str, int]:
-    """Stripped text -> row of the documents without a title (see ``untitled_positions``)."""
-    titles = collection.doc_titles or [""] * len(collection.doc_texts)
-    return {
-        text.strip(): i
-        for i, (title, text) in enumerate(zip(titles, collection.doc_texts, strict=True))
-        if not title
-    }
 
 
 def encode_collection_sharded(
@@ -353,7 +335,7 @@ def encode_collection_sharded(
         model,
         collection,
         query_indices,
-        doc_position=_untitled_rows(collection),
+        doc_position=untitled_positions(iter_document_keys(collection)),
         doc_rows=blocks.rows,
         dim=blocks.dim,
         task_metadata=task_metadata,
