@@ -388,6 +388,40 @@ def test_groups_and_unseen_languages(fake_results) -> None:
     assert [c.languages for c in unseen.columns if c.key == "group_unseen"] == [("spa",)]
 
 
+def test_low_resource_languages_get_a_table_of_their_own_subsets(fake_results) -> None:
+    """Each low-resource language's own subsets (X-X, X->eng, eng->X, X->all), each the mean over
+    seeds of that subset's mteb score, with intervals and tests against both references."""
+    result = load_results([fake_results])
+    board = build_leaderboard(result, settings=FAST, groups={"low-resource": ["spa", "deu"]})
+    table = next(t for t in board.language_tables if t.kind == "low-resource")
+    assert [c.label for c in table.columns] == [
+        "spa→spa", "spa→eng", "eng→spa", "spa→all", "deu→deu", "deu→eng", "eng→deu", "deu→all"
+    ]  # fmt: skip
+    row = next(r for r in table.rows if r.ratio_text == "0.5:0.5:0")
+    for column in table.columns:
+        subset = column.label.replace("→", "-")
+        seeds = [
+            _json_scores(fake_results, f"fake__r0.50-0.50-0.00_s{seed}")[subset]["map"]
+            for seed in (0, 1)
+        ]
+        cell = table.cell(row, column)
+        assert cell.value == pytest.approx(np.mean(seeds), abs=1e-9), subset
+        assert cell.seed_sd == pytest.approx(np.std(seeds, ddof=1), abs=1e-9), subset
+        low, high = cell.ci
+        assert low <= cell.value <= high
+        assert set(cell.diffs) == {"1:0:0", "fake/base-model"}
+    assert table.inference.n_tests > 0
+    text = render(board, "md")
+    assert "FloresRetrieval" not in text
+    assert "XQuADRRetrieval: low-resource languages, each subset on its own" in text
+    assert "XQuADRRetrieval: low-resource languages: difference to 1:0:0" in text
+    records = [json.loads(render(board, "json"))]
+    assert any(t["kind"] == "low-resource" for t in records[0]["tables"])
+    # no low-resource group (XQuAD-R by default): no such table
+    plain = build_leaderboard(result, settings=None)
+    assert not plain.language_tables
+
+
 def test_two_results_folders_keep_rows_apart(fake_results, tmp_path) -> None:
     other = tmp_path / "other-sweep"
     shutil.copytree(fake_results, other)

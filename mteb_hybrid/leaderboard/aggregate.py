@@ -9,6 +9,7 @@ estimates and bootstrap distributions:
 - **language score**: the mean over every subset a language takes part in (as query or corpus
   language; pooled subsets count for their query language), any setting;
 - **group** (``unseen``, ``low-resource``): the mean of the group's language scores;
+- **one subset** (the low-resource table's ``ben→eng`` ...): that subset's own score;
 - **worst language**: the lowest language score; **spread**: the standard deviation of the
   language scores across languages (population, ddof 0).
 
@@ -26,6 +27,7 @@ import numpy as np
 from mteb_hybrid.groups import GAP_GROUPS
 from mteb_hybrid.groups import language_groups as task_language_groups
 from mteb_hybrid.leaderboard.results import SETTINGS, SubsetScores
+from mteb_hybrid.runs import POOLED
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +44,9 @@ METRIC_LABELS = {
 class Column:
     """One figure of the table.
 
-    ``kind``: ``setting`` (macro over a setting's subsets), ``group``, ``language`` (one
-    language's score), ``worst`` or ``spread``. ``scale``: 100 for scores shown x100, 1 for rank
+    ``kind``: ``setting`` (macro over a setting's subsets), ``subset`` (one subset's score, from
+    ``languages`` = (query, corpus) in ``setting``), ``group``, ``language`` (one language's
+    score), ``gap``, ``worst`` or ``spread``. ``scale``: 100 for scores shown x100, 1 for rank
     distance. ``lower_is_better`` flips the sense of "best" and of the significance direction.
     ``chance_normalised``: the figure divided by its random-ranking expectation
     (:mod:`.chance`), per run; it repeats the test of the figure it normalises.
@@ -103,6 +106,20 @@ class Layout:
         """Indicator of the subsets of one setting, shape ``(S,)``."""
         return np.array([s == setting for s in self.settings], dtype=np.float64)
 
+    def subset_weights(self, query: str, corpus: str, setting: str) -> np.ndarray:
+        """Indicator of the one subset of ``setting`` from ``query`` to ``corpus``, ``(S,)``."""
+        return np.array(
+            [
+                (s, q, c) == (setting, query, corpus)
+                for s, q, c in zip(self.settings, self.query_langs, self.corpus_langs, strict=True)
+            ],
+            dtype=np.float64,
+        )
+
+    def has_subset(self, query: str, corpus: str, setting: str) -> bool:
+        """Whether the layout holds the subset of ``setting`` from ``query`` to ``corpus``."""
+        return bool(self.subset_weights(query, corpus, setting).any())
+
     def language_weights(self) -> np.ndarray:
         """``(L, S)`` indicator: subset ``s`` involves language ``l`` (query, or cross corpus)."""
         matrix = np.zeros((len(self.languages), len(self.subsets)))
@@ -146,25 +163,38 @@ def column_value(column: Column, layout: Layout, x: np.ndarray) -> np.ndarray:
     """The figure ``column`` from subset values ``x`` of ``column.metric`` (leading axes kept)."""
     if column.kind == "setting":
         return weighted_mean(layout.setting_weights(column.setting or ""), x)
+    if column.kind == "subset":
+        return weighted_mean(_subset_weights(column, layout), x)
     return _from_language_scores(column, layout, language_scores(layout, x))
+
+
+def _subset_weights(column: Column, layout: Layout) -> np.ndarray:
+    query, corpus = column.languages
+    return layout.subset_weights(query, corpus, column.setting or "")
 
 
 def column_values(columns: Sequence[Column], layout: Layout, x: np.ndarray) -> list[np.ndarray]:
     """:func:`column_value` of several columns of one metric, sharing one weighted-mean pass."""
-    settings = sorted({c.setting or "" for c in columns if c.kind == "setting"})
+    direct = [c for c in columns if c.kind in {"setting", "subset"}]
+    settings = sorted({c.setting or "" for c in direct if c.kind == "setting"})
     weights = [layout.setting_weights(s) for s in settings]
-    if any(c.kind != "setting" for c in columns):
+    subsets = [c.key for c in direct if c.kind == "subset"]
+    weights.extend(_subset_weights(c, layout) for c in direct if c.kind == "subset")
+    if any(c.kind not in {"setting", "subset"} for c in columns):
         weights.extend(layout.language_weights())
     if not weights:
         return []
     means = weighted_mean(np.stack(weights), x)
-    scores = means[..., len(settings) :]
-    return [
-        means[..., settings.index(c.setting or "")]
-        if c.kind == "setting"
-        else _from_language_scores(c, layout, scores)
-        for c in columns
-    ]
+    scores = means[..., len(settings) + len(subsets) :]
+    out = []
+    for c in columns:
+        if c.kind == "setting":
+            out.append(means[..., settings.index(c.setting or "")])
+        elif c.kind == "subset":
+            out.append(means[..., len(settings) + subsets.index(c.key)])
+        else:
+            out.append(_from_language_scores(c, layout, scores))
+    return out
 
 
 def _from_language_scores(column: Column, layout: Layout, scores: np.ndarray) -> np.ndarray:
@@ -301,6 +331,35 @@ def language_columns(layout: Layout, metric: str = "map") -> list[Column]:
         Column(key=f"lang_{lang}", label=lang, metric=metric, kind="language", languages=(lang,))
         for lang in layout.languages
     ]
+
+
+def focus_columns(
+    layout: Layout, languages: Sequence[str], metric: str = "map", pivot: str = "eng"
+) -> list[Column]:
+    """Per language of ``languages`` (e.g. the low-resource group), its own subsets: ``X→eng``,
+    ``eng→X`` (cross) and ``X→all`` (its queries against the pooled corpus), where the layout
+    holds them; each column is that one subset's score."""
+    columns = []
+    for lang in languages:
+        for query, corpus, setting in (
+            (lang, lang, "mono"),
+            (lang, pivot, "cross"),
+            (pivot, lang, "cross"),
+            (lang, POOLED, "multi"),
+        ):
+            if lang == pivot or not layout.has_subset(query, corpus, setting):
+                continue
+            columns.append(
+                Column(
+                    key=f"subset_{query}-{corpus}",
+                    label=f"{query}→{corpus}",
+                    metric=metric,
+                    kind="subset",
+                    setting=setting,
+                    languages=(query, corpus),
+                )
+            )
+    return columns
 
 
 def language_groups(

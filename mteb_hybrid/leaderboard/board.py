@@ -24,6 +24,7 @@ from mteb_hybrid.leaderboard.aggregate import (
     Column,
     Layout,
     column_value,
+    focus_columns,
     gap_groups,
     headline_columns,
     language_columns,
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASELINE_RATIO = Ratio(1.0, 0.0, 0.0)
 DEFAULT_SETTINGS = BootstrapSettings()
 DEFAULT_INFERENCE = InferenceSettings()
+# the group whose languages get their own table, one column per subset (X→eng, eng→X, X→all)
+FOCUS_GROUP = "low-resource"
 
 
 @dataclass
@@ -141,6 +144,7 @@ class Leaderboard:
     sources: dict[str, str]
     base: str | None = None
     inference: InferenceSettings = DEFAULT_INFERENCE
+    # tables beside a task's headline: the low-resource languages' subsets, the per-language table
     language_tables: list[Table] = field(default_factory=list)
     pair_matrices: list[PairMatrix] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
@@ -323,7 +327,9 @@ def build_leaderboard(
     base: str | None = "auto",
     inference: InferenceSettings = DEFAULT_INFERENCE,
 ) -> Leaderboard:
-    """Every table for the chosen tasks.
+    """Every table for the chosen tasks: per task the headline table, the ``low-resource``
+    group's table (each of its languages' own subsets: ``X→eng``, ``eng→X``, ``X→all``) where the
+    task has that group, and with ``per_language`` the per-language table.
 
     ``settings=None`` skips the resampling (no intervals, no tests); ``settings.n_resamples`` is
     the least number of resamples, raised per table as ``inference`` asks (see
@@ -385,6 +391,23 @@ def build_leaderboard(
         )
         table.groups = {k: list(v) for k, v in task_groups.items()}
         board.tables.append(table)
+        focus = focus_columns(layout, task_groups.get(FOCUS_GROUP, ()), metrics[0])
+        if focus:
+            board.language_tables.append(
+                _build_table(
+                    result,
+                    task,
+                    split,
+                    FOCUS_GROUP,
+                    layout,
+                    focus,
+                    task_rows,
+                    scores,
+                    settings,
+                    alpha,
+                    inference,
+                )
+            )
         if per_language:
             board.language_tables.append(
                 _build_table(

@@ -130,7 +130,7 @@ def _parse_trained_on(value: str | None) -> list[str] | str | None:
     default="auto",
     show_default=True,
     help="item = parallel question (all its translations together), query = query id, "
-    "subset = each subset on its own; auto = item for XQuAD-R, MLQA-R, XM3600, else query.",
+    "subset = each subset on its own; auto = item for XQuAD-R, MLQA-R, XM3600, FLORES, else query.",
 )
 @click.option(
     "--confidence",

@@ -211,6 +211,17 @@ def notes(board: Leaderboard, table: Table) -> list[str]:
     return lines
 
 
+def extra_title(table: Table, label: str) -> str:
+    """Title of a table beside the headline: per language, or the low-resource languages'
+    own subsets."""
+    if table.kind == "language":
+        return f"{table.task}: per language ({label}, mean over every setting)"
+    return (
+        f"{table.task}: {table.kind} languages, each subset on its own ({label}; query→corpus "
+        "language, all = the pooled corpus)"
+    )
+
+
 def _title(table: Table) -> str:
     kind = {"headline": "", "language": " — per language"}.get(table.kind, f" — {table.kind}")
     return f"{table.task} ({table.split}){kind}"
@@ -284,7 +295,7 @@ def sections(board: Leaderboard, interval: str = "pm") -> list[Section]:
                 headers, body = table_body(
                     extra, lambda c, col, t=extra: format_cell(c, col, interval, t)
                 )
-                title = f"{table.task}: per language ({label}, mean over every setting)"
+                title = extra_title(extra, label)
                 lines = statistics_notes(board, extra) if extra.has_tests else []
                 out.append(Section(3, title, headers, body, lines))
                 out.extend(_difference_sections(board, extra, 4))

@@ -90,7 +90,9 @@ def difference_body(table: Table, role: str, label: str, key_cells) -> list[list
 
 def difference_title(table: Table, role: str, label: str, confidence: float) -> str:
     """Title of the difference table to one reference."""
-    what = "per language: difference" if table.kind == "language" else "difference"
+    what = {"headline": "difference", "language": "per language: difference"}.get(
+        table.kind, f"{table.kind} languages: difference"
+    )
     return (
         f"{table.task}: {what} to {label} ({ROLE_WORDS[role]}), "
         f"row minus reference with its {confidence:.0%} seed-aware interval"
