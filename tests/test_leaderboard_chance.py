@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from mteb_hybrid.leaderboard.chance import (
+    expected_average_precision,
     expected_range_uniform,
     expected_rank_distance,
     per_query_chance,
@@ -199,3 +200,34 @@ def test_xm3600_captions_self_document_and_several_per_language(monkeypatch) -> 
     for counts, n in sorted(configurations)[:4]:
         mean, se = simulate_rank_distance(counts, n, draws=20_000, seed=2)
         assert abs(expected_rank_distance(counts, n) - mean) < 4 * se
+
+
+@pytest.mark.parametrize(("relevant", "n"), [(1, 204), (35, 7_343), (3, 40), (10, 10)])
+def test_expected_average_precision_matches_pytrec_eval_on_random_rankings(relevant, n) -> None:
+    """The closed form against pytrec_eval's AP of seeded random rankings (an independent
+    implementation), within 4 standard errors."""
+    import pytrec_eval
+
+    rng = np.random.default_rng(relevant + n)
+    qrels = {f"q{d}": {f"d{i}": 1 for i in range(relevant)} for d in range(2_000)}
+    run = {}
+    for query in qrels:
+        order = rng.permutation(n)
+        run[query] = {f"d{doc}": float(n - rank) for rank, doc in enumerate(order)}
+    scores = pytrec_eval.RelevanceEvaluator(qrels, {"map"}).evaluate(run)
+    ap = np.array([scores[q]["map"] for q in qrels])
+    expected = expected_average_precision(relevant, n)
+    assert abs(ap.mean() - expected) <= 4 * ap.std(ddof=1) / np.sqrt(ap.size) + 1e-12
+    if relevant == n:
+        assert expected == pytest.approx(1.0)
+
+
+def test_expected_average_precision_by_enumerating_every_ranking() -> None:
+    """Exact: the mean AP over all 5! rankings of 5 documents with 2 relevant."""
+    aps = []
+    for order in itertools.permutations(range(5)):
+        ranks = sorted(order.index(doc) + 1 for doc in (0, 1))
+        aps.append(np.mean([(k + 1) / rank for k, rank in enumerate(ranks)]))
+    assert expected_average_precision(2, 5) == pytest.approx(np.mean(aps), abs=1e-12)
+    with pytest.raises(ValueError, match="relevant"):
+        expected_average_precision(0, 5)

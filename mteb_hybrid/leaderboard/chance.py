@@ -1,4 +1,5 @@
-"""Chance level of rank distance: its expectation under a random ranking.
+"""Chance levels: the expectation of rank distance (and of average precision) under a random
+ranking.
 
 Rank distance (language bias) of a pooled query is ``max - min`` over the languages with a relevant
 document of that language's best rank (:func:`mteb_hybrid.evaluation.metrics.rank_distance`). If
@@ -72,6 +73,23 @@ def expected_rank_distance(counts: Sequence[int], n: int) -> float:
     if sum(positive) > n:
         raise ValueError(f"{sum(positive)} relevant documents cannot fit among {n} ranked ones")
     return float((n + 1) * _factor(positive))
+
+
+def expected_average_precision(relevant: int, n: int) -> float:
+    """Expected average precision of a random ranking of ``n`` documents, ``relevant`` of them
+    relevant (exact): ``H_n / n + (relevant - 1)(n - H_n) / (n (n - 1))``, ``H_n`` the n-th
+    harmonic number.
+
+    AP is the mean over the relevant documents ``i`` of ``#{relevant j ranked at or above i} /
+    rank_i``; under a uniform ranking ``E[1 / rank_i] = H_n / n`` (the ``j = i`` term) and, for
+    ``j != i``, ``E[1[rank_j < rank_i] / rank_i] = (n - H_n) / (n (n - 1))``. It is the chance
+    level of mAP (one relevant among 204: 2.89%; 35 among 7,343: 0.59%).
+    """
+    if relevant < 1 or n < relevant:
+        raise ValueError(f"need 1 <= relevant <= n documents, got relevant={relevant}, n={n}")
+    harmonic = float(np.sum(1.0 / np.arange(1, n + 1)))
+    pairs = (relevant - 1) * (n - harmonic) / (n * (n - 1)) if n > 1 else 0.0
+    return harmonic / n + pairs
 
 
 def simulate_rank_distance(
