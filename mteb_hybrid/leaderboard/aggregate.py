@@ -118,7 +118,9 @@ class Layout:
 
     def has_subset(self, query: str, corpus: str, setting: str) -> bool:
         """Whether the layout holds the subset of ``setting`` from ``query`` to ``corpus``."""
-        return bool(self.subset_weights(query, corpus, setting).any())
+        return (setting, query, corpus) in zip(
+            self.settings, self.query_langs, self.corpus_langs, strict=True
+        )
 
     def language_weights(self) -> np.ndarray:
         """``(L, S)`` indicator: subset ``s`` involves language ``l`` (query, or cross corpus)."""
@@ -159,42 +161,47 @@ def language_scores(layout: Layout, x: np.ndarray) -> np.ndarray:
     return weighted_mean(layout.language_weights(), x)
 
 
+# column kinds read straight from the subset values (one weighted mean), not from language scores
+DIRECT_KINDS = frozenset({"setting", "subset"})
+
+
 def column_value(column: Column, layout: Layout, x: np.ndarray) -> np.ndarray:
     """The figure ``column`` from subset values ``x`` of ``column.metric`` (leading axes kept)."""
-    if column.kind == "setting":
-        return weighted_mean(layout.setting_weights(column.setting or ""), x)
-    if column.kind == "subset":
-        return weighted_mean(_subset_weights(column, layout), x)
+    if column.kind in DIRECT_KINDS:
+        return weighted_mean(direct_weights(column, layout), x)
     return _from_language_scores(column, layout, language_scores(layout, x))
 
 
-def _subset_weights(column: Column, layout: Layout) -> np.ndarray:
+def direct_weights(column: Column, layout: Layout) -> np.ndarray:
+    """``(S,)`` indicator of the subsets a ``setting`` or ``subset`` column averages."""
+    if column.kind == "setting":
+        return layout.setting_weights(column.setting or "")
     query, corpus = column.languages
     return layout.subset_weights(query, corpus, column.setting or "")
 
 
 def column_values(columns: Sequence[Column], layout: Layout, x: np.ndarray) -> list[np.ndarray]:
     """:func:`column_value` of several columns of one metric, sharing one weighted-mean pass."""
-    direct = [c for c in columns if c.kind in {"setting", "subset"}]
-    settings = sorted({c.setting or "" for c in direct if c.kind == "setting"})
-    weights = [layout.setting_weights(s) for s in settings]
-    subsets = [c.key for c in direct if c.kind == "subset"]
-    weights.extend(_subset_weights(c, layout) for c in direct if c.kind == "subset")
-    if any(c.kind not in {"setting", "subset"} for c in columns):
+    index: dict[tuple, int] = {}  # one weight row per distinct (kind, setting, languages)
+    weights = []
+    for c in columns:
+        key = (c.kind, c.setting, c.languages)
+        if c.kind in DIRECT_KINDS and key not in index:
+            index[key] = len(weights)
+            weights.append(direct_weights(c, layout))
+    direct = len(weights)
+    if any(c.kind not in DIRECT_KINDS for c in columns):
         weights.extend(layout.language_weights())
     if not weights:
         return []
     means = weighted_mean(np.stack(weights), x)
-    scores = means[..., len(settings) + len(subsets) :]
-    out = []
-    for c in columns:
-        if c.kind == "setting":
-            out.append(means[..., settings.index(c.setting or "")])
-        elif c.kind == "subset":
-            out.append(means[..., len(settings) + subsets.index(c.key)])
-        else:
-            out.append(_from_language_scores(c, layout, scores))
-    return out
+    scores = means[..., direct:]
+    return [
+        means[..., index[(c.kind, c.setting, c.languages)]]
+        if c.kind in DIRECT_KINDS
+        else _from_language_scores(c, layout, scores)
+        for c in columns
+    ]
 
 
 def _from_language_scores(column: Column, layout: Layout, scores: np.ndarray) -> np.ndarray:
