@@ -221,3 +221,28 @@ def test_shard_store_path_has_its_own_identity(tmp_path, shared_data, monkeypatc
     monkeypatch.delenv("MTEB_HYBRID_SHARD_DIR")
     monkeypatch.setenv("MTEB_HYBRID_SHARD_THRESHOLD", "10")  # above 10 documents: sharded too
     assert XQuADRRetrieval(**options).apply_identity() == float32
+
+
+def test_models_evaluated_one_after_another_on_one_task_get_their_own_scores(
+    shared_data, monkeypatch
+) -> None:
+    """A freed model can leave its address (its ``id()``) to the next one; scores follow the model.
+
+    Every ``id()`` in the task module is made equal, the worst case of address reuse: each model
+    must still get the scores it gets on a task object of its own, never the previous model's.
+    """
+    import mteb_hybrid.tasks.base as base
+    from mteb_hybrid.tasks import XQuADRRetrieval
+
+    monkeypatch.setattr(base, "id", lambda obj: 0, raising=False)
+    options = {"data_dir": shared_data, "languages": ["en", "de"], "queries_per_language": 10}
+    shared_task = XQuADRRetrieval(**options)
+    maps = []
+    for noise, seed in [(0.2, 0), (1.5, 1)]:
+        encoder = make_encoder(f"fake/noise-{noise}", noise, seed)
+        on_shared = shared_task.evaluate(encoder, encode_kwargs={"batch_size": 256})
+        on_own = XQuADRRetrieval(**options).evaluate(encoder, encode_kwargs={"batch_size": 256})
+        assert on_shared == on_own
+        maps.append(on_shared["eng-deu"]["map"])
+        del encoder
+    assert maps[0] > maps[1]  # two different models, so reused scores would have been caught

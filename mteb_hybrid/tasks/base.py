@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -209,6 +210,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         shard_settings(0)  # a bad MTEB_HYBRID_SHARD_* value stops here, not after loading data
         self._results: dict[str, SubsetResult] = {}
         self._results_key: tuple | None = None
+        self._results_model: Callable[[], Any] | None = None
         self.encoding_counts: dict[str, int] = {}
 
     def resolve_languages(self, languages: list[str] | None) -> list[str] | None:
@@ -354,6 +356,7 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         self.collection = None
         self._results = {}
         self._results_key = None
+        self._results_model = None
 
     def subset(self, hf_subset: str) -> Subset:
         """The :class:`Subset` behind an hf_subset name."""
@@ -428,9 +431,10 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
         wanted = list(self.hf_subsets)
         if subsets_to_run is not None:
             wanted = [s for s in wanted if s in subsets_to_run]
-        key = (id(model), split, repr(sorted(encode_kwargs.items())))
-        if key != self._results_key:
+        key = (split, repr(sorted(encode_kwargs.items())))
+        if key != self._results_key or not self._holds_results_of(model):
             self._results, self._results_key = {}, key
+            self._results_model = _reference(model)
         missing = [s for s in self.hf_subsets if s not in self._results]
         if any(s in missing for s in wanted):
             self._results.update(self.score_subsets(model, missing, split, encode_kwargs))
@@ -449,6 +453,15 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
             )
             sink(key, dict(self._results))
         return scores
+
+    def _holds_results_of(self, model: Any) -> bool:
+        """Whether the cached scores were made by this very model object.
+
+        Identity through a weak reference, never ``id()``: a model freed after its evaluation
+        can leave its address to the next one (a sweep evaluating models one after another on
+        the same task object), and an ``id()`` key would hand that one the old model's scores.
+        """
+        return self._results_model is not None and self._results_model() is model
 
     def score_subsets(
         self, model: Any, hf_subsets: list[str], split: str, encode_kwargs: dict[str, Any]
@@ -522,3 +535,11 @@ class MultiSettingRetrievalTask(AbsTaskRetrieval):
                 parallel = self.collection.query_items is not None
                 result.scores["subsample_parallel"] = 1.0 if parallel else 0.0
         return results
+
+
+def _reference(model: Any) -> Callable[[], Any]:
+    """A weak reference to ``model``; a strong one for objects that cannot be weakly referenced."""
+    try:
+        return weakref.ref(model)
+    except TypeError:
+        return lambda: model
