@@ -896,6 +896,53 @@ def test_bundle_refuses_runs_from_a_modified_tree(fake_results, tmp_path) -> Non
     assert CliRunner().invoke(main, ["leaderboard"]).exit_code == 2  # RESULTS or --check
 
 
+def test_bundle_of_a_sweep_under_way_carries_its_finished_runs_only(fake_results, tmp_path) -> None:
+    """A run still evaluating has written some results; the bundle leaves all of it out."""
+    from mteb_hybrid.cli import main
+    from mteb_hybrid.leaderboard.bundle_inputs import unfinished_runs
+
+    sweep = tmp_path / "demo"
+    shutil.copytree(fake_results, sweep)
+    running = sweep / "runs" / "r0.50-0.50-0.00_s1"
+    running.mkdir(parents=True)
+    (running / "run.json").write_text(
+        json.dumps({"status": "evaluating", "model": {"name": "fake/r0.50-0.50-0.00_s1"}})
+    )
+    done = sweep / "runs" / "r1.00-0.00-0.00_s0"
+    done.mkdir(parents=True)
+    (done / "run.json").write_text(
+        json.dumps({"status": "done", "model": {"name": "fake/r1.00-0.00-0.00_s0"}})
+    )
+    clean = {"git": "0123456789ab"}
+    (sweep / "sweep.json").write_text(
+        json.dumps(
+            {
+                "command": "mteb-hybrid sweep --seeds 0,1",
+                "invocations": [{"versions": clean, "elapsed_s": 60.0, "finished": False}],
+                "runs_done": 6,
+                "runs_planned": 7,
+                "wall_time_s": 600.0,
+            }
+        )
+    )
+    assert unfinished_runs(sweep) == {
+        "r0.50-0.50-0.00_s1": ("runs/r0.50-0.50-0.00_s1", "results/fake__r0.50-0.50-0.00_s1")
+    }
+    assert any((sweep / "results" / "fake__r0.50-0.50-0.00_s1").rglob("*.json"))
+    bundle = tmp_path / "b"
+    args = ["leaderboard", "--bootstrap", "0", "--bundle", str(bundle), str(sweep)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    inputs = bundle / "inputs" / "demo"
+    assert (inputs / "runs" / "r1.00-0.00-0.00_s0" / "run.json").is_file()
+    assert not (inputs / "runs" / "r0.50-0.50-0.00_s1").exists()
+    assert not (inputs / "results" / "fake__r0.50-0.50-0.00_s1").exists()
+    assert (inputs / "results" / "fake__r0.50-0.50-0.00_s0").is_dir()
+    models = {run.key.model for run in load_results([inputs]).runs.values()}
+    assert "fake/r0.50-0.50-0.00_s0" in models and "fake/r0.50-0.50-0.00_s1" not in models
+    assert "wall time: 10.0 min (6 of 7 planned runs done" in (bundle / "README.md").read_text()
+
+
 def test_html_page_sorts_its_columns_and_keeps_notes_under_each_table(fake_board) -> None:
     """The page's structure: an inline sorting script, thead/tbody in every table, each
     section's notes right under its table; a restyled head still checks against an old bundle."""

@@ -3,7 +3,10 @@
 ``mteb-hybrid leaderboard RESULTS... --bundle DIR`` first snapshots every results folder into
 ``DIR/inputs/<label>/``: mteb's result JSONs and ``model_meta.json``, the per-query sidecars, and
 for a sweep its ``sweep.json``, each run's ``run.json``, each trained model's training metadata
-and the tokenizer coverage reports (never weights, checkpoints or logs). Absolute paths of the
+and the tokenizer coverage reports (never weights, checkpoints or logs). Only finished runs go
+in: a sweep bundled while it runs leaves out every run whose ``run.json`` is not ``done`` and
+the results its model has written so far (a run still evaluating may have finished one task of
+two), so the tables never hold half a run. Absolute paths of the
 machine that ran the sweep are rewritten on the way (the default model becomes
 ``$(mteb-hybrid default-model)``, the sweep folder ``<sweep>``, the home folder ``~``), and a
 bundle that still holds one is refused. The tables are then built from the snapshot, and the
@@ -76,17 +79,37 @@ def portable(value: Any, rewrites: Sequence[tuple[str, str]]) -> Any:
     return value
 
 
+def unfinished_runs(source: Path) -> dict[str, tuple[str, ...]]:
+    """The runs of a sweep folder that are not ``done``: run id -> the relative folders that
+    belong to it (``runs/<id>`` and, once it has a model, mteb's ``results/<model>``)."""
+    unfinished: dict[str, tuple[str, ...]] = {}
+    for run_file in sorted((source / "runs").glob(f"*/{RUN_FILE}")):
+        info = json.loads(run_file.read_text(encoding="utf-8"))
+        if info.get("status") == "done":
+            continue
+        folders = [f"runs/{run_file.parent.name}"]
+        model = (info.get("model") or {}).get("name")
+        if model:
+            folders.append(f"results/{str(model).replace('/', '__')}")
+        unfinished[run_file.parent.name] = tuple(folders)
+    return unfinished
+
+
 def _input_files(source: Path) -> Iterator[Path]:
     """The files of a results folder that a bundle carries (its result files: those the
-    leaderboard reads, :func:`mteb_hybrid.leaderboard.results.result_files`)."""
+    leaderboard reads, :func:`mteb_hybrid.leaderboard.results.result_files`), less those of
+    the runs that are not finished (:func:`unfinished_runs`)."""
     from mteb_hybrid.leaderboard.results import result_files
 
     results = set(result_files(source))
+    left_out = [f for folders in unfinished_runs(source).values() for f in folders]
     for path in sorted(source.rglob("*")):
         if not path.is_file():
             continue
         relative = path.relative_to(source)
         if any(part.startswith(".") or part == "checkpoints" for part in relative.parts):
+            continue
+        if any(relative.as_posix().startswith(f"{folder}/") for folder in left_out):
             continue
         name = path.name
         if name in (SWEEP_FILE, RUN_FILE, TRAINING_METADATA, "model_meta.json"):

@@ -245,7 +245,7 @@ def sweep_provenance_lines(name: str, info: dict[str, Any]) -> list[str]:
     if info.get("wall_time_s") is not None:
         lines.append(
             f"Sweep `{name}` wall time: {info['wall_time_s'] / 60:.1f} min "
-            f"({info.get('runs_done', '?')} runs done, device {info.get('device', '?')})."
+            f"({_runs_done(info)}, device {info.get('device', '?')})."
         )
     invocations = info.get("invocations") or []
     if len(invocations) > 1:
@@ -262,6 +262,14 @@ def sweep_provenance_lines(name: str, info: dict[str, Any]) -> list[str]:
             f"what is missing): {'; '.join(parts)}."
         )
     return lines
+
+
+def _runs_done(info: dict[str, Any]) -> str:
+    """``"15 runs done"``, or ``"15 of 22 planned runs done"`` for a sweep still under way."""
+    done, planned = info.get("runs_done", "?"), info.get("runs_planned")
+    if isinstance(done, int) and isinstance(planned, int) and planned > done:
+        return f"{done} of {planned} planned runs done"
+    return f"{done} runs done"
 
 
 # -- formats ----------------------------------------------------------------------------------
