@@ -918,7 +918,10 @@ def test_bundle_of_a_sweep_under_way_carries_its_finished_runs_only(fake_results
         json.dumps(
             {
                 "command": "mteb-hybrid sweep --seeds 0,1",
-                "invocations": [{"versions": clean, "elapsed_s": 60.0, "finished": False}],
+                "invocations": [
+                    {"versions": clean, "elapsed_s": 30.0, "finished": False},
+                    {"versions": clean, "elapsed_s": 60.0, "finished": False},
+                ],
                 "runs_done": 6,
                 "runs_planned": 7,
                 "wall_time_s": 600.0,
@@ -940,7 +943,11 @@ def test_bundle_of_a_sweep_under_way_carries_its_finished_runs_only(fake_results
     assert (inputs / "results" / "fake__r0.50-0.50-0.00_s0").is_dir()
     models = {run.key.model for run in load_results([inputs]).runs.values()}
     assert "fake/r0.50-0.50-0.00_s0" in models and "fake/r0.50-0.50-0.00_s1" not in models
-    assert "wall time: 10.0 min (6 of 7 planned runs done" in (bundle / "README.md").read_text()
+    header = (bundle / "README.md").read_text()
+    assert "wall time: 10.0 min (6 of 7 planned runs done" in header
+    # the first invocation ended when the second began; the last may still be running
+    assert "(1) ?, 0.5 min, interrupted:" in header
+    assert "(2) ?, 1.0 min, running or interrupted:" in header
 
 
 def test_html_page_sorts_its_columns_and_keeps_notes_under_each_table(fake_board) -> None:

@@ -253,7 +253,9 @@ def sweep_provenance_lines(name: str, info: dict[str, Any]) -> list[str]:
         for number, run in enumerate(invocations, 1):
             elapsed = run.get("elapsed_s")
             took = f"{elapsed / 60:.1f} min" if elapsed is not None else "time unknown"
-            state = "" if run.get("finished") else ", interrupted"
+            state = ""
+            if not run.get("finished"):  # a later invocation means this one ended early
+                state = ", interrupted" if number < len(invocations) else ", running or interrupted"
             parts.append(
                 f"({number}) {run.get('started', '?')}, {took}{state}: `{run.get('command', '?')}`"
             )
