@@ -775,7 +775,7 @@ def test_sweep_provenance_lists_every_invocation() -> None:
     assert lines[1] == "Sweep `demo` wall time: 81.8 min (11 runs done, device cpu (2 cores))."
     assert "run 2 times" in lines[2]
     assert "(1) T1, 60.5 min: `mteb-hybrid sweep --seeds 0`" in lines[2]
-    assert "(2) T2, 1.5 min, interrupted: `mteb-hybrid sweep --seeds 0,1`" in lines[2]
+    assert "(2) T2, 1.5 min, running or interrupted: `mteb-hybrid sweep --seeds 0,1`" in lines[2]
     info["invocations"] = info["invocations"][:1]
     assert len(sweep_provenance_lines("demo", info)) == 2  # one invocation: nothing more to say
 
