@@ -906,12 +906,24 @@ def test_bundle_of_a_sweep_under_way_carries_its_finished_runs_only(fake_results
     running = sweep / "runs" / "r0.50-0.50-0.00_s1"
     running.mkdir(parents=True)
     (running / "run.json").write_text(
-        json.dumps({"status": "evaluating", "model": {"name": "fake/r0.50-0.50-0.00_s1"}})
+        json.dumps(
+            {
+                "run_id": "r0.50-0.50-0.00_s1",
+                "status": "evaluating",
+                "model": {"name": "fake/r0.50-0.50-0.00_s1"},
+            }
+        )
     )
     done = sweep / "runs" / "r1.00-0.00-0.00_s0"
     done.mkdir(parents=True)
     (done / "run.json").write_text(
-        json.dumps({"status": "done", "model": {"name": "fake/r1.00-0.00-0.00_s0"}})
+        json.dumps(
+            {
+                "run_id": "r1.00-0.00-0.00_s0",
+                "status": "done",
+                "model": {"name": "fake/r1.00-0.00-0.00_s0"},
+            }
+        )
     )
     clean = {"git": "0123456789ab"}
     (sweep / "sweep.json").write_text(

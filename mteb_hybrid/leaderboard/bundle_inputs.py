@@ -82,16 +82,18 @@ def portable(value: Any, rewrites: Sequence[tuple[str, str]]) -> Any:
 def unfinished_runs(source: Path) -> dict[str, tuple[str, ...]]:
     """The runs of a sweep folder that are not ``done``: run id -> the relative folders that
     belong to it (``runs/<id>`` and, once it has a model, mteb's ``results/<model>``)."""
+    from mteb_hybrid.sweep.state import sweep_status
+
     unfinished: dict[str, tuple[str, ...]] = {}
-    for run_file in sorted((source / "runs").glob(f"*/{RUN_FILE}")):
-        info = json.loads(run_file.read_text(encoding="utf-8"))
+    for info in sweep_status(source):
         if info.get("status") == "done":
             continue
-        folders = [f"runs/{run_file.parent.name}"]
+        run_id = str(info["run_id"])
+        folders = [f"runs/{run_id}"]
         model = (info.get("model") or {}).get("name")
         if model:
             folders.append(f"results/{str(model).replace('/', '__')}")
-        unfinished[run_file.parent.name] = tuple(folders)
+        unfinished[run_id] = tuple(folders)
     return unfinished
 
 
