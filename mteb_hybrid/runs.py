@@ -8,9 +8,11 @@ pooled-subset suffix. Standard library only: every room of the package may impor
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple
 
 # -- batch types and their ratio ---------------------------------------------------------------
 BATCH_KINDS = ("mono", "cross", "multi")
@@ -138,6 +140,29 @@ TRAINING_METADATA = "mteb_hybrid_training.json"  # beside a trained model, writt
 TRAINER_STATE_FILE = "mteb_hybrid_run.json"  # batch-order settings beside the checkpoints
 CHECKPOINTS = "checkpoints"  # <model folder>/checkpoints/checkpoint-<step>
 CHECKPOINT_COMPLETE = "mteb_hybrid_checkpoint.json"  # in a checkpoint, written last (atomic)
+
+
+def run_states(
+    sweep_folder: str | os.PathLike[str], *, error: type[Exception] = ValueError
+) -> list[dict[str, Any]]:
+    """The ``run.json`` object of every run of a sweep folder (``<sweep>/runs/<id>/run.json``),
+    sorted by run id; the sweep writes them, ``mteb-hybrid sweep --status`` and the leaderboard's
+    bundle read them. A file that is not JSON raises ``error`` with one line naming it."""
+    from mteb_hybrid.files import read_json
+
+    states = []
+    for run_file in sorted((Path(sweep_folder) / "runs").glob(f"*/{RUN_FILE}")):
+        data = read_json(run_file, error=error, fix="delete it to redo that run")
+        if isinstance(data, dict):
+            states.append(data)
+    return states
+
+
+def results_folder_name(model_name: str) -> str:
+    """The folder mteb writes a model's results (and we its encoding stores) under:
+    ``org/name`` -> ``org__name``."""
+    return model_name.replace("/", "__")
+
 
 # -- subsets of the multi-setting tasks -------------------------------------------------------
 POOLED = "all"  # the pooled corpus: subset "eng-all", corpus language "all"

@@ -27,7 +27,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mteb_hybrid.runs import RUN_FILE, SWEEP_FILE, TRAINING_METADATA
+from mteb_hybrid.runs import (
+    RUN_FILE,
+    SWEEP_FILE,
+    TRAINING_METADATA,
+    results_folder_name,
+    run_states,
+)
 
 INPUTS_DIR = "inputs"
 RESULT_SUFFIXES = (".json", ".per_query.npz")
@@ -82,17 +88,15 @@ def portable(value: Any, rewrites: Sequence[tuple[str, str]]) -> Any:
 def unfinished_runs(source: Path) -> dict[str, tuple[str, ...]]:
     """The runs of a sweep folder that are not ``done``: run id -> the relative folders that
     belong to it (``runs/<id>`` and, once it has a model, mteb's ``results/<model>``)."""
-    from mteb_hybrid.sweep.state import sweep_status
-
     unfinished: dict[str, tuple[str, ...]] = {}
-    for info in sweep_status(source):
+    for info in run_states(source, error=BundleInputError):
         if info.get("status") == "done":
             continue
         run_id = str(info["run_id"])
         folders = [f"runs/{run_id}"]
         model = (info.get("model") or {}).get("name")
         if model:
-            folders.append(f"results/{str(model).replace('/', '__')}")
+            folders.append(f"results/{results_folder_name(str(model))}")
         unfinished[run_id] = tuple(folders)
     return unfinished
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from mteb_hybrid.files import read_json, write_json_atomic
 from mteb_hybrid.provenance import device_description
-from mteb_hybrid.runs import RUN_FILE, SWEEP_FILE
+from mteb_hybrid.runs import RUN_FILE, SWEEP_FILE, run_states
 from mteb_hybrid.sweep.config import SweepConfig
 from mteb_hybrid.sweep.plan import RunSpec
 
@@ -159,12 +159,7 @@ def mark_failed(run_dir: Path, error: BaseException) -> None:
 
 def sweep_status(output: Path) -> list[dict[str, Any]]:
     """``run.json`` of every run folder under ``OUT/runs`` (sorted by run id)."""
-    runs = []
-    for run_file in sorted((Path(output) / "runs").glob(f"*/{RUN_FILE}")):
-        info = read_state(run_file)
-        if info is not None:
-            runs.append(info)
-    return runs
+    return run_states(output, error=SweepError)
 
 
 def update_sweep_file(

@@ -42,6 +42,7 @@ from mteb_hybrid.evaluation.shards import (
     StorePlan,
     texts_digest,
 )
+from mteb_hybrid.runs import results_folder_name
 from mteb_hybrid.tasks.encoding import (
     _encode,
     document_rows,
@@ -104,7 +105,7 @@ def shard_settings(n_documents: int, *, force: bool = False) -> ShardSettings | 
 def store_folder(root: Path, model_name: str, revision: str, task_name: str, data: str) -> Path:
     """``<root>/<model>/<revision>/<task>/<data digest, 16 hex>``: one store per model, task and
     collection content (model names as mteb writes them, ``/`` -> ``__``)."""
-    return root / model_name.replace("/", "__") / revision / task_name / data[:16]
+    return root / results_folder_name(model_name) / revision / task_name / data[:16]
 
 
 #: what mteb names a model it knows nothing of: two such models would share one store
